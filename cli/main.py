@@ -1,0 +1,34 @@
+"""Entry point of the ``n2n-tf`` command."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from n2n_tf.cli.errors import N2NGroup, setup_logging
+from n2n_tf.cli.train_teacher import train_teacher
+
+from n2n_tf import __version__
+
+
+@click.group(cls=N2NGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="n2n-tf")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging and full tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """n2n-tf: compress a trained Keras classifier into a small student (N2N learning)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if not verbose else "0")
+    ctx.obj = {"verbose": verbose}
+    setup_logging(verbose)
+
+
+cli.add_command(train_teacher)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="n2n-tf")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""n2n-tf: N2N learning for Keras 3 (Ashok et al., ICLR 2018).
+
+Compress a trained Keras classifier (the teacher) into a much smaller student
+found by reinforcement learning. Heavy modules are imported lazily so that
+``import n2n_tf`` and ``n2n-tf --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_config": "n2n_tf.config",
+    "Config": "n2n_tf.config",
+    "load_dataset": ("n2n_tf.data", "load"),
+    "DatasetInfo": "n2n_tf.data",
+    "build_model": ("n2n_tf.models", "build"),
+    "train_teacher": "n2n_tf.teacher",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'n2n_tf' has no attribute {name!r}")
+    module, attr = target if isinstance(target, tuple) else (target, name)
+    return getattr(importlib.import_module(module), attr)

@@ -1,0 +1,288 @@
+"""Run configuration: frozen dataclasses, YAML in and out, ``--set`` overrides.
+
+Every section is a frozen dataclass. A field may carry ``metadata`` with a
+``range`` (inclusive ``(low, high)``, either end ``None`` for open) or a
+``choices`` tuple; values are checked when a config is built from a mapping.
+
+Example:
+    >>> cfg = load_config(None, ["teacher.epochs=3"])
+    >>> cfg.teacher.epochs
+    3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from n2n_tf.atomic import write_text
+
+
+def _rng(low: float | None, high: float | None) -> dict:
+    return {"range": (low, high)}
+
+
+def _choices(*values: str) -> dict:
+    return {"choices": values}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the images come from and how they are batched.
+
+    Attributes:
+        dataset: a tfds name (``cifar10``), ``folder:PATH`` or a bundled set
+            (``mnist5k``, ``digits``).
+        data_dir: tensorflow-datasets data directory (None: tfds default).
+        batch_size: examples per training batch.
+        val_fraction: share of the training split carved out for validation.
+        test_fraction: share held out for test when a source has no test split.
+        split_seed: seed of the val/test carving, apart from the run seed so a
+            teacher and its students see the same splits.
+        augment: ``auto`` (crop+flip for CIFAR-like colour data, none for
+            digits), ``none``, or ``crop_flip``.
+        image_size: resize folder images to this ``[height, width]``; None
+            picks the most common size.
+        cache: cache decoded examples in memory.
+        network_timeout_s: give up on a tfds download that received no byte
+            within this many seconds.
+    """
+
+    dataset: str = "mnist5k"
+    data_dir: str | None = None
+    batch_size: int = field(default=128, metadata=_rng(1, 65536))
+    val_fraction: float = field(default=0.1, metadata=_rng(0.0, 0.9))
+    test_fraction: float = field(default=0.2, metadata=_rng(0.0, 0.9))
+    split_seed: int = field(default=0, metadata=_rng(0, 2**31 - 1))
+    augment: str = field(default="auto", metadata=_choices("auto", "none", "crop_flip"))
+    image_size: tuple[int, int] | None = None
+    cache: bool = True
+    network_timeout_s: float = field(default=20.0, metadata=_rng(1.0, 3600.0))
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """How ``train-teacher`` builds and trains a zoo teacher."""
+
+    arch: str = "lenet5"
+    width: float = field(default=1.0, metadata=_rng(0.01, 16.0))
+    epochs: int = field(default=10, metadata=_rng(1, 10000))
+    optimizer: str = field(default="adam", metadata=_choices("adam", "sgd"))
+    learning_rate: float = field(default=1e-3, metadata=_rng(1e-7, 10.0))
+    momentum: float = field(default=0.9, metadata=_rng(0.0, 0.999))
+    weight_decay: float = field(default=5e-4, metadata=_rng(0.0, 1.0))
+    schedule: str = field(default="cosine", metadata=_choices("cosine", "constant"))
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Process-wide settings."""
+
+    seed: int = field(default=0, metadata=_rng(0, 2**31 - 1))
+    strategy: str = field(
+        default="auto", metadata=_choices("auto", "default", "mirrored", "multi_worker")
+    )
+    mixed_precision: bool = False
+    jit_compile: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole resolved configuration of a run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+
+def _suggest(name: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f" Did you mean `{close[0]}`?" if close else ""
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Converts a YAML value to the field's declared type, or raises ValueError."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(value, inner, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ValueError(
+                f"`{where}` expects a list of {len(args)} values. Received: {where}={value!r}"
+            )
+        return tuple(_coerce(v, a, where) for v, a in zip(value, args, strict=True))
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+    elif annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif annotation is str:
+        if isinstance(value, str):
+            return value
+    else:
+        raise RuntimeError(f"Internal error: unsupported config type {annotation!r}")
+    raise ValueError(
+        f"`{where}` expects a value of type {annotation.__name__}. Received: {where}={value!r}"
+    )
+
+
+def _check(value: Any, f: dataclasses.Field, where: str) -> None:
+    if value is None:
+        return
+    if "range" in f.metadata:
+        low, high = f.metadata["range"]
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(f"`{where}` must be in [{low}, {high}]. Received: {where}={value!r}")
+    if "choices" in f.metadata and value not in f.metadata["choices"]:
+        allowed = ", ".join(f.metadata["choices"])
+        raise ValueError(
+            f"`{where}` must be one of: {allowed}.{_suggest(str(value), f.metadata['choices'])} "
+            f"Received: {where}={value!r}"
+        )
+
+
+def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ValueError(
+            f"`{prefix or 'config'}` must be a mapping of keys to values. "
+            f"Received: {prefix or 'config'}={data!r}"
+        )
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        where = f"{prefix}{key}"
+        if key not in fields:
+            raise ValueError(
+                f"Unknown config key `{where}`.{_suggest(str(key), fields)} "
+                f"Known keys: {', '.join(prefix + k for k in fields)}. Received: {where}"
+            )
+        annotation = hints[key]
+        if dataclasses.is_dataclass(annotation):
+            kwargs[key] = _build(annotation, value or {}, f"{where}.")
+        else:
+            coerced = _coerce(value, annotation, where)
+            _check(coerced, fields[key], where)
+            kwargs[key] = coerced
+    return cls(**kwargs)
+
+
+def from_dict(data: Mapping[str, Any]) -> Config:
+    """Builds a validated ``Config`` from nested mappings.
+
+    Raises:
+        ValueError: on an unknown key (with a did-you-mean suggestion), a value
+            of the wrong type, or a value outside its allowed range.
+    """
+    return _build(Config, data, "")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Returns the config as plain nested dicts and lists (YAML-ready)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return {
+        f.name: to_dict(getattr(config, f.name))
+        if dataclasses.is_dataclass(getattr(config, f.name))
+        else plain(getattr(config, f.name))
+        for f in dataclasses.fields(config)
+    }
+
+
+def _merge(base: dict, extra: Mapping) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """Turns ``"section.key=value"`` into ``{"section": {"key": value}}``.
+
+    The value is parsed as YAML, so ``3``, ``0.5``, ``true`` and ``[32, 32]``
+    get their natural types.
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(
+            f"An override must look like `section.key=value`. Received: override={text!r}"
+        )
+    value = yaml.safe_load(raw) if raw.strip() else None
+    out: dict[str, Any] = value
+    for part in reversed(key.strip().split(".")):
+        out = {part: out}
+    return out
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """Reads a YAML mapping, with a clear error for missing or malformed files."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"Config file not found. Received: config='{path}'")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(
+            f"Config file is not valid YAML ({err}). Received: config='{path}'"
+        ) from err
+    return data or {}
+
+
+def default_config_path() -> Path:
+    """The embedded default configuration (``configs/demo.yaml``)."""
+    return Path(str(resources.files("n2n_tf.configs").joinpath("demo.yaml")))
+
+
+def load_config(
+    path: str | os.PathLike | None = None,
+    overrides: Iterable[str | Mapping[str, Any]] = (),
+) -> Config:
+    """Loads a YAML config and applies overrides (later ones win).
+
+    Args:
+        path: a YAML file; None uses the dataclass defaults.
+        overrides: ``"section.key=value"`` strings or nested mappings, e.g.
+            the values of CLI flags.
+
+    Returns:
+        The validated, frozen ``Config``.
+
+    Raises:
+        ValueError: for a missing/invalid file, an unknown key or a bad value.
+    """
+    data: dict[str, Any] = read_yaml(path) if path is not None else {}
+    for item in overrides:
+        data = _merge(data, parse_override(item) if isinstance(item, str) else item)
+    return from_dict(data)
+
+
+def save_config(config: Config, path: str | os.PathLike) -> Path:
+    """Writes the resolved config as YAML, atomically."""
+    return write_text(path, yaml.safe_dump(to_dict(config), sort_keys=False))

@@ -1,0 +1,114 @@
+"""Train a zoo teacher on a dataset with a sound recipe (``n2n-tf train-teacher``)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from n2n_tf import data as data_lib
+from n2n_tf import models
+from n2n_tf.atomic import atomic_path
+from n2n_tf.config import Config, save_config
+from n2n_tf.runtime import make_strategy, set_seed
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TeacherResult:
+    """A trained teacher and how well it does."""
+
+    model: keras.Model
+    val_accuracy: float
+    test_accuracy: float
+    params: int
+    seconds: float
+    path: Path | None
+
+
+def trainable_params(model: keras.Model) -> int:
+    """Trainable parameter count (BN moving statistics excluded, as the paper counts)."""
+    return int(sum(math.prod(w.shape) for w in model.trainable_weights))
+
+
+def make_optimizer(cfg, steps: int) -> keras.optimizers.Optimizer:
+    """SGD with momentum (decoupled weight decay) or AdamW, with an optional cosine schedule."""
+    lr = cfg.learning_rate
+    if cfg.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(steps, 1))
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(
+            lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay or None
+        )
+    return keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay)
+
+
+def accuracy(model: keras.Model, dataset) -> float:
+    """Top-1 accuracy of a logits model on a batched ``(x, y)`` dataset."""
+    metric = keras.metrics.SparseCategoricalAccuracy()
+    for x, y in dataset:
+        metric.update_state(y, model(x, training=False))
+    return float(metric.result())
+
+
+def train_teacher(config: Config, out: str | Path | None = None, verbose: int | str = "auto"):
+    """Builds ``config.teacher.arch`` and trains it on ``config.data.dataset``.
+
+    Args:
+        config: the resolved configuration (``data``, ``teacher``, ``runtime``).
+        out: where to save the ``.keras`` file (atomically, after training);
+            the resolved config is written beside it as ``<stem>.config.yaml``.
+        verbose: Keras progress bar setting (1: bar per epoch, 2: a line per epoch).
+
+    Returns:
+        A ``TeacherResult`` with validation and test accuracy.
+
+    Raises:
+        ValueError: for an unknown architecture or dataset, or a bad ``out`` suffix.
+    """
+    if out is not None and Path(out).suffix != ".keras":
+        raise ValueError(f"The teacher is saved as a .keras file. Received: out='{out}'")
+    set_seed(config.runtime.seed)
+    ds = data_lib.from_config(config.data, seed=config.runtime.seed)
+    info = ds.info
+    cfg = config.teacher
+    strategy = make_strategy(config.runtime.strategy)
+    steps = math.ceil(info.split_sizes["train"] / config.data.batch_size) * cfg.epochs
+    with strategy.scope():
+        model = models.build(cfg.arch, info.input_shape, info.num_classes, width=cfg.width)
+        model.compile(
+            optimizer=make_optimizer(cfg, steps),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=config.runtime.jit_compile,
+        )
+    logger.info(
+        "Training %s (%s trainable parameters) on %s for %d epochs",
+        cfg.arch,
+        f"{trainable_params(model):,}",
+        info.name,
+        cfg.epochs,
+    )
+    start = time.perf_counter()
+    model.fit(ds.train, validation_data=ds.val, epochs=cfg.epochs, verbose=verbose)
+    seconds = time.perf_counter() - start
+    result = TeacherResult(
+        model=model,
+        val_accuracy=accuracy(model, ds.val),
+        test_accuracy=accuracy(model, ds.test),
+        params=trainable_params(model),
+        seconds=seconds,
+        path=None,
+    )
+    if out is not None:
+        out = Path(out)
+        with atomic_path(out) as tmp:
+            model.save(tmp)
+        save_config(config, out.with_name(f"{out.stem}.config.yaml"))
+        result.path = out
+    return result
