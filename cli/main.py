@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import click
-from n2n_tf.cli.errors import N2NGroup, setup_logging
-from n2n_tf.cli.train_teacher import train_teacher
 
 from n2n_tf import __version__
+from n2n_tf.cli.errors import N2NGroup, setup_logging
+from n2n_tf.cli.train_teacher import train_teacher
 
 
 @click.group(cls=N2NGroup, context_settings={"help_option_names": ["-h", "--help"]})

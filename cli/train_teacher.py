@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from n2n_tf.cli.options import config_option, flag_overrides, set_option
 
 

@@ -67,7 +67,7 @@ class DataConfig:
     augment: str = field(default="auto", metadata=_choices("auto", "none", "crop_flip"))
     image_size: tuple[int, int] | None = None
     cache: bool = True
-    network_timeout_s: float = field(default=20.0, metadata=_rng(1.0, 3600.0))
+    network_timeout_s: float = field(default=15.0, metadata=_rng(1.0, 3600.0))
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def load(
     data_dir: str | None = None,
     image_size: tuple[int, int] | None = None,
     cache: bool = True,
-    network_timeout_s: float = 20.0,
+    network_timeout_s: float = 15.0,
 ) -> Datasets:
     """Loads a dataset as batched train / val / test pipelines plus its ``DatasetInfo``.
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-import threading
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,34 +31,47 @@ def _dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _prepare(builder, name: str, timeout_s: float) -> None:
-    """Runs ``download_and_prepare`` but gives up when no byte arrives in ``timeout_s``."""
-    errors: list[BaseException] = []
+_DOWNLOAD = (
+    "import sys, tensorflow_datasets as tfds\n"
+    "tfds.builder(sys.argv[1], data_dir=sys.argv[2] or None).download_and_prepare()\n"
+)
 
-    def work():
-        try:
-            builder.download_and_prepare()
-        except BaseException as err:  # re-raised in the calling thread
-            errors.append(err)
 
-    thread = threading.Thread(target=work, name=f"tfds-download-{name}", daemon=True)
+def _prepare(builder, name: str, data_dir: str | None, timeout_s: float) -> None:
+    """Downloads in a child process, killed when no byte arrives within ``timeout_s``.
+
+    A child process (not a thread) so that an unreachable host cannot keep the
+    program alive with retries after we gave up.
+    """
     watched = Path(builder.data_dir).parent.parent / "downloads"
     before = _dir_bytes(watched)
     start = time.monotonic()
-    thread.start()
-    while thread.is_alive():
-        thread.join(0.5)
-        if time.monotonic() - start > timeout_s and _dir_bytes(watched) <= before:
-            raise DatasetUnavailableError(
-                f"Dataset `{name}` is not on disk and nothing could be downloaded in "
-                f"{timeout_s:.0f} s (no network?). {HINT} Received: dataset='{name}'"
-            )
-    if errors:
-        raise DatasetUnavailableError(
-            f"Dataset `{name}` is not on disk and could not be downloaded "
-            f"({type(errors[0]).__name__}: {str(errors[0])[:200]}). {HINT} "
-            f"Received: dataset='{name}'"
+    with tempfile.TemporaryFile("w+") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-c", _DOWNLOAD, name, data_dir or ""],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
+        try:
+            while child.poll() is None:
+                time.sleep(0.5)
+                if time.monotonic() - start > timeout_s and _dir_bytes(watched) <= before:
+                    raise DatasetUnavailableError(
+                        f"Dataset `{name}` is not on disk and nothing could be downloaded in "
+                        f"{timeout_s:.0f} s (no network?). {HINT} Received: dataset='{name}'"
+                    )
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        if child.returncode != 0:
+            log.seek(0)
+            lines = [line.strip() for line in log.read().splitlines() if line.strip()]
+            reason = lines[-1][:300] if lines else f"exit code {child.returncode}"
+            raise DatasetUnavailableError(
+                f"Dataset `{name}` is not on disk and could not be downloaded ({reason}). "
+                f"{HINT} Received: dataset='{name}'"
+            )
 
 
 def load_tfds(name: str, data_dir: str | None, timeout_s: float):
@@ -78,7 +93,7 @@ def load_tfds(name: str, data_dir: str | None, timeout_s: float):
             f"bundled set (mnist5k, digits). Received: dataset='{name}'"
         ) from err
     if not builder.is_prepared():
-        _prepare(builder, name, timeout_s)
+        _prepare(builder, name, data_dir, timeout_s)
     info = builder.info
     keys = info.supervised_keys
     if not keys or len(keys) != 2:

@@ -143,6 +143,9 @@ def test_tfds_without_data_or_network_fails_fast(tmp_path, monkeypatch):
         raise OSError("network disabled by the test")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
+    # The download runs in a child process: send it to a closed local port.
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     start = time.monotonic()
     with pytest.raises(
         data.DatasetUnavailableError, match=r"--data-dir.*Received: dataset='cifar10'"
