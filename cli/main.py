@@ -17,7 +17,7 @@ from n2n_tf.cli.train_teacher import train_teacher
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
     """n2n-tf: compress a trained Keras classifier into a small student (N2N learning)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if not verbose else "0")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if not verbose else "0")
     ctx.obj = {"verbose": verbose}
     setup_logging(verbose)
 
