@@ -8,7 +8,7 @@ Knows nothing of RL, data or training. Public entry points:
 
 from n2n_tf.graph.errors import SurgeryError
 from n2n_tf.graph.inspect import count_flops, count_params, inspect
-from n2n_tf.graph.rebuild import analyse, rebuild
+from n2n_tf.graph.rebuild import analyse, estimate, rebuild
 from n2n_tf.graph.rules import supported
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "analyse",
     "count_flops",
     "count_params",
+    "estimate",
     "inspect",
     "rebuild",
     "supported",

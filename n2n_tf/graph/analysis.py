@@ -41,6 +41,7 @@ class Propagation:
     widths: dict[str, int]
     kept: dict[int, np.ndarray]
     flops: int
+    params: int
 
 
 class _UnionFind:
@@ -118,9 +119,10 @@ class Analysis:
         for name in self.order:
             node, rule = self.graph.nodes[name], self.rules[name]
             first = node.inputs[0][0] if node.inputs else None
-            if rule is None or rule.kind in (R.INPUT, R.WEIGHT, R.FLATTEN, R.CONCAT):
-                self.space[name] = uf.find(name)
-            elif rule.kind == R.DEPTHWISE and node.config.get("depth_multiplier", 1) != 1:
+            own = rule is None or rule.kind in (R.INPUT, R.WEIGHT, R.FLATTEN, R.CONCAT)
+            multiplied = rule is not None and rule.kind == R.DEPTHWISE
+            multiplied = multiplied and node.config.get("depth_multiplier", 1) != 1
+            if own or multiplied:
                 self.space[name] = uf.find(name)
             elif rule.kind == R.MERGE:
                 for producer, _ in node.inputs[1:]:
@@ -316,7 +318,8 @@ class Analysis:
                 if not self.shrinkable(name):
                     raise SurgeryError(
                         f"Layer `{name}` cannot be shrunk (it is tied to another layer, feeds "
-                        f"the output, or an unsupported layer). Received: factors[{name!r}]={factor}"
+                        "the output, or an unsupported layer). "
+                        f"Received: factors[{name!r}]={factor}"
                     )
                 if not 0.0 < factor <= 1.0:
                     raise SurgeryError(
@@ -355,7 +358,7 @@ class Analysis:
         widths: dict[str, int] = {}
         desc: dict[str, Desc] = {}
         alias: dict[str, str] = {}
-        flops = 0
+        flops = params = 0
         teacher = getattr(self, "teacher_pass", None)
 
         def resolve(name: str) -> str:
@@ -382,6 +385,7 @@ class Analysis:
                 continue
             if kind is None:
                 desc[name] = self._unknown(name, ins, in_descs, teacher)
+                params += self._params(name, in_descs[0], desc[name])
                 continue
             first = in_descs[0]
             if kind == R.WEIGHT:
@@ -403,8 +407,8 @@ class Analysis:
                 shapes = {d.shape for d in in_descs}
                 if len(shapes) != 1:
                     raise SurgeryError(
-                        f"Inputs of `{name}` would have different shapes {sorted(map(str, shapes))}."
-                        f" Received: layer='{name}'"
+                        f"Inputs of `{name}` would have different shapes "
+                        f"{sorted(map(str, shapes))}. Received: layer='{name}'"
                     )
                 desc[name] = Desc(first.shape, first.key, first.idx)
             elif kind == R.CONCAT:
@@ -416,6 +420,7 @@ class Analysis:
                 desc[name] = Desc(shape, first.key, first.idx)
             self._check(name, desc[name].shape)
             flops += self._flops(name, first, desc[name])
+            params += self._params(name, first, desc[name])
         outputs = [resolve(n) for n, _ in self.graph.outputs]
         if teacher is not None:
             for out, (t_name, _) in zip(outputs, self.graph.outputs, strict=True):
@@ -426,7 +431,7 @@ class Analysis:
                     )
         for n in list(alias):
             alias[n] = resolve(n)
-        return Propagation(desc, alias, widths, kept, flops)
+        return Propagation(desc, alias, widths, kept, flops, params)
 
     def _collapse(self, node, ins: list[str]) -> list[str]:
         """Drops merge inputs whose branch was removed entirely (block -> shortcut)."""
@@ -464,8 +469,11 @@ class Analysis:
         if teacher is None:
             shapes = [d.shape for d in in_descs]
             layer = self.layers[name]
-            arg = [(None, *s) for s in shapes] if len(shapes) > 1 else (None, *shapes[0])
-            shape = tuple(layer.compute_output_shape(arg)[1:])
+            try:
+                shape = tuple(layer.output.shape[1:])
+            except Exception:  # a layer called in several models has no single output
+                arg = [(None, *s) for s in shapes] if len(shapes) > 1 else (None, *shapes[0])
+                shape = tuple(layer.compute_output_shape(arg)[1:])
             return Desc(shape, ("g", self.group_of[name]), np.arange(shape[-1]))
         t_ins = [teacher.desc[p] for p, _ in node.inputs]
         same = all(
@@ -510,6 +518,29 @@ class Analysis:
             idx = (np.arange(positions)[:, None] * channels + first.idx[None, :]).reshape(-1)
             return Desc((size,), ("g", self.group_of[name]), idx)
         return Desc((size,), ("fresh", name), np.arange(size))
+
+    def _params(self, name: str, first: Desc, out: Desc) -> int:
+        """Trainable parameters of one student layer, from shapes alone."""
+        layer, rule = self.layers[name], self.rules[name]
+        config = self.graph.nodes[name].config
+        if not config.get("trainable", True):
+            return 0
+        teacher_count = int(sum(math.prod(w.shape) for w in layer.trainable_weights))
+        if rule is None or rule.kind in (R.PASS, R.MERGE, R.CONCAT, R.FLATTEN):
+            return teacher_count
+        c_in, c_out = int(first.shape[-1]), int(out.shape[-1])
+        if rule.kind == R.CHANNELWISE:
+            return teacher_count // int(layer.input.shape[-1]) * c_in
+        kernel = int(math.prod(_tuple(config.get("kernel_size", 1))))
+        bias = c_out if config.get("use_bias", True) else 0
+        if rule.policy_kind == "dense":
+            return c_in * c_out + bias
+        if rule.policy_kind == "depthwise":
+            return kernel * c_out + bias
+        if rule.policy_kind == "separable":
+            mult = int(config.get("depth_multiplier", 1))
+            return kernel * c_in * mult + c_in * mult * c_out + bias
+        return kernel * (c_in // int(config.get("groups", 1) or 1)) * c_out + bias
 
     def _flops(self, name: str, first: Desc, out: Desc) -> int:
         """Multiply-adds of one layer (weight layers only)."""

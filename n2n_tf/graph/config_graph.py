@@ -202,7 +202,11 @@ class _Flattener:
                 "args": [
                     {
                         "class_name": "__keras_tensor__",
-                        "config": {"keras_history": [refs[0][0], 0, refs[0][1]]},
+                        "config": {
+                            "shape": [None],
+                            "dtype": "float32",
+                            "keras_history": [refs[0][0], 0, refs[0][1]],
+                        },
                     }
                 ],
                 "kwargs": {},

@@ -146,3 +146,13 @@ def rebuild(
         if fresh:
             logger.debug("%d layer(s) of the student start from a fresh initialisation", fresh)
     return student
+
+
+def estimate(teacher: keras.Model, architecture: Architecture, **options) -> tuple[int, int]:
+    """``(trainable params, multiply-adds)`` of a student, without building it.
+
+    Raises:
+        SurgeryError: the architecture does not give a working model.
+    """
+    prop = analyse(teacher, **options).propagate(architecture)
+    return prop.params, prop.flops

@@ -1,0 +1,89 @@
+"""Property-based surgery tests: random architectures for every zoo model.
+
+Every architecture either builds (forward pass with the right output shape and a
+parameter count equal to the estimate) or is rejected with SurgeryError before
+building. N2N_SLOW=1 runs 200 examples per model (the issue's slow mode).
+"""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from n2n_tf import graph, models
+from n2n_tf.graph import SurgeryError
+from n2n_tf.types import Architecture
+
+SLOW = os.environ.get("N2N_SLOW") == "1"
+EXAMPLES = 200 if SLOW else 8
+FACTORS = [round(0.1 * i, 1) for i in range(1, 11)]
+_TEACHERS: dict = {}
+
+
+def teacher(name):
+    if name not in _TEACHERS:
+        if name == "mobilenetv2":
+            model = keras.applications.MobileNetV2(
+                weights=None, input_shape=(32, 32, 3), classes=10, alpha=0.35
+            )
+        elif name == "resnet50":
+            model = keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3), classes=10)
+        else:
+            shape = (28, 28, 1) if name == "lenet5" else (32, 32, 3)
+            model = models.build(name, shape, 10, width=1.0 if name == "lenet5" else 0.25)
+        _TEACHERS[name] = (model, graph.inspect(model))
+    return _TEACHERS[name]
+
+
+def architectures(spec):
+    removable = [layer.name for layer in spec.layers if layer.removable]
+    shrinkable = [layer.name for layer in spec.layers if layer.shrinkable]
+    return st.builds(
+        lambda removed, factors: Architecture(
+            frozenset(n for n, r in zip(removable, removed, strict=True) if r),
+            {n: f for n, f in zip(shrinkable, factors, strict=True)},
+        ),
+        st.lists(st.booleans(), min_size=len(removable), max_size=len(removable)),
+        st.lists(st.sampled_from(FACTORS), min_size=len(shrinkable), max_size=len(shrinkable)),
+    )
+
+
+def check(name, arch):
+    model, spec = teacher(name)
+    try:
+        params, _ = graph.estimate(model, arch)
+    except SurgeryError:
+        return  # rejected by shape arithmetic, before any Keras object is built
+    student = graph.rebuild(model, arch)
+    x = np.zeros((1, *spec.input_shape), "float32")
+    assert tuple(student(x).shape) == (1, spec.num_outputs)
+    assert graph.count_params(student) == params
+
+
+@pytest.mark.parametrize("name", models.available() + ["mobilenetv2", "resnet50"])
+def test_random_architectures_build_or_are_rejected(name):
+    _, spec = teacher(name)
+    examples = EXAMPLES if name not in ("resnet50", "resnet34") else max(EXAMPLES // 4, 3)
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=not SLOW,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(architectures(spec))
+    def run(arch):
+        check(name, arch)
+
+    run()
+
+
+@pytest.mark.parametrize("name", ["mobilenetv2", "resnet50"])
+def test_keras_applications_identity(name):
+    model, _ = teacher(name)
+    x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
+    student = graph.rebuild(model, Architecture())
+    assert np.abs(np.array(model(x)) - np.array(student(x))).max() < 1e-5
