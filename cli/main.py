@@ -7,6 +7,7 @@ import os
 import click
 
 from n2n_tf import __version__
+from n2n_tf.cli.distill import distill
 from n2n_tf.cli.errors import N2NGroup, setup_logging
 from n2n_tf.cli.train_teacher import train_teacher
 
@@ -23,6 +24,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 cli.add_command(train_teacher)
+cli.add_command(distill)
 
 
 def main() -> None:

@@ -85,6 +85,38 @@ class TeacherConfig:
 
 
 @dataclass(frozen=True)
+class DistillConfig:
+    """How students are scored and fine-tuned: a short distillation from the teacher.
+
+    Attributes:
+        loss: ``mse`` (L2 between logits, the paper's loss) or ``kd`` (Hinton).
+        temperature: softening temperature of ``kd``.
+        alpha: weight of cross-entropy on the labels (0: pure distillation).
+        optimizer: ``adam`` (AdamW) or ``sgd``.
+        learning_rate: the paper uses 5e-4 with Adam.
+        weight_decay: decoupled weight decay (paper: 5e-4).
+        epochs: epochs per scored student.
+        steps: if > 0, a step budget per student instead of whole epochs.
+        cache: teacher logits: ``auto`` (cached when the training data is not
+            augmented), ``memory``, ``disk`` or ``off``.
+        eval_batch_size: batch size for validation passes.
+        finetune_epochs: epochs of the final fine-tune of the best student.
+    """
+
+    loss: str = field(default="mse", metadata=_choices("mse", "kd"))
+    temperature: float = field(default=4.0, metadata=_rng(0.1, 100.0))
+    alpha: float = field(default=0.0, metadata=_rng(0.0, 1.0))
+    optimizer: str = field(default="adam", metadata=_choices("adam", "sgd"))
+    learning_rate: float = field(default=5e-4, metadata=_rng(1e-7, 10.0))
+    weight_decay: float = field(default=5e-4, metadata=_rng(0.0, 1.0))
+    epochs: int = field(default=5, metadata=_rng(0, 10000))
+    steps: int = field(default=0, metadata=_rng(0, 10**9))
+    cache: str = field(default="auto", metadata=_choices("auto", "memory", "disk", "off"))
+    eval_batch_size: int = field(default=512, metadata=_rng(1, 65536))
+    finetune_epochs: int = field(default=20, metadata=_rng(0, 10000))
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     """Process-wide settings."""
 
@@ -102,6 +134,7 @@ class Config:
 
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
 

@@ -24,6 +24,7 @@ class Datasets(NamedTuple):
     test: tf.data.Dataset
     info: DatasetInfo
     train_plain: tf.data.Dataset
+    batch_size: int
 
 
 def resolve_augment(augment: str, input_shape: tuple[int, int, int]) -> str:
@@ -87,4 +88,5 @@ def build(
         test=batched(test_n),
         info=info,
         train_plain=batched(train_n),
+        batch_size=batch_size,
     )

@@ -1,0 +1,46 @@
+"""``n2n-tf distill``: train a given student from a given teacher by distillation."""
+
+from __future__ import annotations
+
+import click
+
+from n2n_tf.cli.options import config_option, flag_overrides, set_option
+
+
+@click.command("distill")
+@click.option("--teacher", "teacher_path", required=True, help="Teacher model (.keras).")
+@click.option("--student", "student_path", required=True, help="Student model (.keras).")
+@click.option("--dataset", default=None, help="tfds name, folder:PATH, mnist5k or digits.")
+@click.option("--epochs", type=int, default=None, help="Distillation epochs.")
+@click.option("--loss", type=click.Choice(["mse", "kd"]), default=None, help="Distillation loss.")
+@click.option("--lr", type=float, default=None, help="Learning rate.")
+@click.option("--strategy", default=None, help="auto, default, mirrored or multi_worker.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .keras file.")
+@config_option
+@set_option
+def distill(
+    teacher_path, student_path, dataset, epochs, loss, lr, strategy, out, config_path, overrides
+):
+    """Distil STUDENT from TEACHER and save it, printing accuracies before and after."""
+    from n2n_tf.distill.run import distill_files
+
+    flags = flag_overrides(
+        {
+            "data.dataset": dataset,
+            "distill.epochs": epochs,
+            "distill.loss": loss,
+            "distill.learning_rate": lr,
+            "runtime.strategy": strategy,
+        }
+    )
+    from n2n_tf.config import load_config
+
+    config = load_config(config_path, [*flags, *overrides])
+    summary = distill_files(teacher_path, student_path, config, out)
+    click.echo(
+        f"Teacher {summary['teacher_accuracy']:.2%} ({summary['teacher_params']:,} params); "
+        f"student {summary['before']:.2%} before, {summary['after']:.2%} after "
+        f"({summary['student_params']:,} params, {summary['seconds']:.1f} s)"
+    )
+    click.echo(f"Test accuracy of the student: {summary['test_accuracy']:.2%}")
+    click.echo(f"Saved to {out}")

@@ -1,0 +1,57 @@
+"""File-level distillation used by ``n2n-tf distill``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from n2n_tf import data as data_lib
+from n2n_tf.atomic import atomic_path
+from n2n_tf.config import Config, save_config
+from n2n_tf.distill.trainer import Trainer
+from n2n_tf.graph import count_params
+from n2n_tf.io import load_model
+from n2n_tf.runtime import set_seed
+
+
+def distill_files(teacher_path: str, student_path: str, config: Config, out: str) -> dict:
+    """Loads teacher and student, distils, saves the student atomically; returns figures.
+
+    Raises:
+        ValueError: unreadable models, mismatched shapes, or a bad output path.
+    """
+    if Path(out).suffix != ".keras":
+        raise ValueError(f"The student is saved as a .keras file. Received: out='{out}'")
+    teacher, student = load_model(teacher_path), load_model(student_path)
+    if tuple(teacher.input_shape) != tuple(student.input_shape) or tuple(
+        teacher.output_shape
+    ) != tuple(student.output_shape):
+        raise ValueError(
+            "Teacher and student must have the same input and output shapes. Received: "
+            f"teacher={teacher.input_shape}->{teacher.output_shape}, "
+            f"student={student.input_shape}->{student.output_shape}"
+        )
+    set_seed(config.runtime.seed)
+    ds = data_lib.from_config(config.data, seed=config.runtime.seed)
+    if tuple(teacher.input_shape[1:]) != tuple(ds.info.input_shape):
+        raise ValueError(
+            f"The teacher expects inputs of shape {teacher.input_shape[1:]} but dataset "
+            f"`{ds.info.name}` has {ds.info.input_shape}. Received: dataset='{ds.info.name}'"
+        )
+    trainer = Trainer(teacher, config.distill, config.runtime)
+    teacher_acc, before = trainer.evaluate([teacher, student], ds.val)
+    result = trainer.fit([student], ds)[0]
+    if result.failed:
+        raise ValueError(f"Distillation failed: {result.reason}. Try a lower --lr.")
+    (test_acc,) = trainer.evaluate([student], ds.test)
+    with atomic_path(out) as tmp:
+        student.save(tmp)
+    save_config(config, Path(out).with_name(f"{Path(out).stem}.config.yaml"))
+    return {
+        "teacher_accuracy": teacher_acc,
+        "teacher_params": count_params(teacher),
+        "student_params": count_params(student),
+        "before": before,
+        "after": result.val_accuracy,
+        "test_accuracy": test_acc,
+        "seconds": result.seconds,
+    }
