@@ -18,6 +18,13 @@ _LAZY = {
     "DatasetInfo": "n2n_tf.data",
     "build_model": ("n2n_tf.models", "build"),
     "train_teacher": "n2n_tf.teacher",
+    "Architecture": "n2n_tf.types",
+    "inspect": ("n2n_tf.graph", "inspect"),
+    "rebuild": ("n2n_tf.graph", "rebuild"),
+    "SurgeryError": ("n2n_tf.graph", "SurgeryError"),
+    "Trainer": ("n2n_tf.distill", "Trainer"),
+    "distill": ("n2n_tf.distill", "distill"),
+    "load_model": ("n2n_tf.io", "load_model"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -122,7 +122,7 @@ class Trainer:
         return opt
 
     # ------------------------------------------------------------ the step
-    def _make_step(self, students, optimizers):
+    def _make_step(self, students, optimizers, spec):
         cfg, teacher, strategy = self.config, self.teacher, self.strategy
 
         def replica_step(x, y, t=None):
@@ -142,7 +142,17 @@ class Trainer:
                 losses.append(loss)
             return tf.stack(losses)
 
-        @tf.function(jit_compile=self.runtime.jit_compile, reduce_retracing=True)
+        # One trace for all batch sizes (the last batch is usually smaller).
+        jit = self.runtime.jit_compile
+        if _is_default(strategy):
+            # One replica: no distribution machinery in the hot loop.
+            @tf.function(jit_compile=jit, input_signature=[spec])
+            def step(batch):
+                return replica_step(*batch)
+
+            return step
+
+        @tf.function(jit_compile=jit, input_signature=[spec])
         def step(batch):
             per_replica = strategy.run(replica_step, args=batch)
             return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
@@ -201,8 +211,12 @@ class Trainer:
                 opt.build(student.trainable_variables)
         results = [StudentResult() for _ in placed]
         active = list(range(len(placed)))
-        step_fn = self._make_step(placed, optimizers)
-        distributed = self.strategy.experimental_distribute_dataset(stream)
+        distributed = (
+            stream
+            if _is_default(self.strategy)
+            else self.strategy.experimental_distribute_dataset(stream)
+        )
+        step_fn = self._make_step(placed, optimizers, distributed.element_spec)
         start = time.perf_counter()
         done = 0
         for epoch in range(epochs):
@@ -225,7 +239,9 @@ class Trainer:
                     if not active:
                         break
                     step_fn = self._make_step(
-                        [placed[i] for i in active], [optimizers[i] for i in active]
+                        [placed[i] for i in active],
+                        [optimizers[i] for i in active],
+                        distributed.element_spec,
                     )
                 if steps and done >= steps:
                     break
