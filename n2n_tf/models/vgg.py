@@ -71,9 +71,14 @@ def _vgg(
     return keras.Model(inputs, outputs, name=name)
 
 
-@register("vgg11")
-def vgg11(input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> keras.Model:
-    """Builds VGG-11 with BatchNorm (8 conv layers).
+def _builder(name: str):
+    convs = sum(1 for item in CONFIGS[name] if item != "M")
+
+    def build(input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> keras.Model:
+        return _vgg(CONFIGS[name], input_shape, num_classes, width, name)
+
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = f"""Builds {name.upper()} with BatchNorm ({convs} conv layers).
 
     Args:
         input_shape: ``(height, width, channels)`` of one example.
@@ -81,51 +86,12 @@ def vgg11(input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> k
         width: Multiplier of every conv width.
 
     Returns:
-        A Keras functional model named ``vgg11`` that outputs logits.
+        A Keras functional model named ``{name}`` that outputs logits.
     """
-    return _vgg(CONFIGS["vgg11"], input_shape, num_classes, width, "vgg11")
+    return register(name)(build)
 
 
-@register("vgg13")
-def vgg13(input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> keras.Model:
-    """Builds VGG-13 with BatchNorm (10 conv layers).
-
-    Args:
-        input_shape: ``(height, width, channels)`` of one example.
-        num_classes: Number of classes; size of the ``logits`` layer.
-        width: Multiplier of every conv width.
-
-    Returns:
-        A Keras functional model named ``vgg13`` that outputs logits.
-    """
-    return _vgg(CONFIGS["vgg13"], input_shape, num_classes, width, "vgg13")
-
-
-@register("vgg16")
-def vgg16(input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> keras.Model:
-    """Builds VGG-16 with BatchNorm (13 conv layers).
-
-    Args:
-        input_shape: ``(height, width, channels)`` of one example.
-        num_classes: Number of classes; size of the ``logits`` layer.
-        width: Multiplier of every conv width.
-
-    Returns:
-        A Keras functional model named ``vgg16`` that outputs logits.
-    """
-    return _vgg(CONFIGS["vgg16"], input_shape, num_classes, width, "vgg16")
-
-
-@register("vgg19")
-def vgg19(input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> keras.Model:
-    """Builds VGG-19 with BatchNorm (16 conv layers).
-
-    Args:
-        input_shape: ``(height, width, channels)`` of one example.
-        num_classes: Number of classes; size of the ``logits`` layer.
-        width: Multiplier of every conv width.
-
-    Returns:
-        A Keras functional model named ``vgg19`` that outputs logits.
-    """
-    return _vgg(CONFIGS["vgg19"], input_shape, num_classes, width, "vgg19")
+vgg11 = _builder("vgg11")
+vgg13 = _builder("vgg13")
+vgg16 = _builder("vgg16")
+vgg19 = _builder("vgg19")

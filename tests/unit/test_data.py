@@ -127,7 +127,14 @@ def test_folder_without_any_image(tmp_path):
         data.load(f"folder:{tmp_path}")
 
 
-def test_tfds_source_through_mocked_data(tmp_path):
+def test_tfds_source_through_mocked_data(tmp_path, monkeypatch):
+    from n2n_tf.data import tfds_source
+
+    # The real download runs in a child process, which the mock cannot reach;
+    # prepare in-process here (the mock makes that a no-op).
+    monkeypatch.setattr(
+        tfds_source, "_prepare", lambda builder, *args: builder.download_and_prepare()
+    )
     with tfds.testing.mock_data(num_examples=40):
         ds = data.load("mnist", data_dir=str(tmp_path), batch_size=8)
     assert ds.info.input_shape == (28, 28, 1) and ds.info.num_classes == 10
