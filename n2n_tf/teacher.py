@@ -14,6 +14,7 @@ from n2n_tf import data as data_lib
 from n2n_tf import models
 from n2n_tf.atomic import atomic_path
 from n2n_tf.config import Config, save_config
+from n2n_tf.graph import count_params
 from n2n_tf.runtime import make_strategy, set_seed
 
 logger = logging.getLogger(__name__)
@@ -29,11 +30,6 @@ class TeacherResult:
     params: int
     seconds: float
     path: Path | None
-
-
-def trainable_params(model: keras.Model) -> int:
-    """Trainable parameter count (BN moving statistics excluded, as the paper counts)."""
-    return int(sum(math.prod(w.shape) for w in model.trainable_weights))
 
 
 def make_optimizer(cfg, steps: int) -> keras.optimizers.Optimizer:
@@ -90,7 +86,7 @@ def train_teacher(config: Config, out: str | Path | None = None, verbose: int | 
     logger.info(
         "Training %s (%s trainable parameters) on %s for %d epochs",
         cfg.arch,
-        f"{trainable_params(model):,}",
+        f"{count_params(model):,}",
         info.name,
         cfg.epochs,
     )
@@ -101,7 +97,7 @@ def train_teacher(config: Config, out: str | Path | None = None, verbose: int | 
         model=model,
         val_accuracy=accuracy(model, ds.val),
         test_accuracy=accuracy(model, ds.test),
-        params=trainable_params(model),
+        params=count_params(model),
         seconds=seconds,
         path=None,
     )

@@ -6,7 +6,6 @@ import math
 
 import keras
 
-from n2n_tf.graph import rules as R
 from n2n_tf.graph.rebuild import analyse
 from n2n_tf.types import FEATURE_NAMES, LayerSpec, ModelSpec
 
@@ -86,8 +85,7 @@ def inspect(model: keras.Model, **options) -> ModelSpec:
                 params=params,
             )
         )
-    assert_len = len(FEATURE_NAMES)
-    if any(len(s.features) != assert_len for s in specs):
+    if any(len(s.features) != len(FEATURE_NAMES) for s in specs):
         raise RuntimeError("Internal error: feature vector length mismatch")
     groups: dict[int, tuple[str, ...]] = {}
     for spec in specs:
@@ -105,4 +103,3 @@ def inspect(model: keras.Model, **options) -> ModelSpec:
 
 
 __all__ = ["count_flops", "count_params", "inspect"]
-_ = R  # rules are re-exported through n2n_tf.graph
