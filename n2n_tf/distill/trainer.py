@@ -159,9 +159,6 @@ class Trainer:
 
         return step
 
-    def _place_students(self, students: Sequence[keras.Model]) -> list[keras.Model]:
-        return [self._place(s) for s in students]
-
     # ------------------------------------------------------------ public API
     def train_dataset(self, data: Datasets, seed: int = 0) -> tuple[tf.data.Dataset, bool]:
         """The training stream: ``(x, y, teacher_logits)`` when cached, else ``(x, y)``."""
@@ -204,7 +201,7 @@ class Trainer:
         total = steps if steps else epochs * n_batches
         if steps:
             epochs = math.ceil(steps / n_batches)
-        placed = self._place_students(students)
+        placed = [self._place(s) for s in students]
         with self.strategy.scope():
             optimizers = [self._optimizer(total) for _ in placed]
             for opt, student in zip(optimizers, placed, strict=True):

@@ -100,6 +100,7 @@ class Analysis:
         self._groups()
         self._attachments()
         self._residuals()
+        self._policy_view()
         self.kept_cache: dict[tuple[int, int], np.ndarray] = {}
         self.teacher_pass = self.propagate(Architecture.identity())
 
@@ -220,16 +221,20 @@ class Analysis:
                     self.in_block[n] = weights[0]
 
     # -------------------------------------------------------------- policy view
-    @property
-    def weight_layers(self) -> list[str]:
-        return [n for n in self.order if self.rules[n] is not None and self.rules[n].policy_kind]
+    def _policy_view(self) -> None:
+        """The policies' time steps and which of them Stage 1 may remove (computed once)."""
+        self.weight_layers = [
+            n for n in self.order if self.rules[n] is not None and self.rules[n].policy_kind
+        ]
+        heads = self._heads()
+        self._removable = {n for n in self.weight_layers if n not in heads and self._may_remove(n)}
 
     def removable(self, name: str) -> bool:
         """Whether Stage 1 may remove a weight layer (see PAPER.md)."""
-        weights = self.weight_layers
-        if name in self.protect or name == weights[0] or name in self.shortcut_layers:
-            return False
-        if self._heads() & {name}:
+        return name in self._removable
+
+    def _may_remove(self, name: str) -> bool:
+        if name in self.protect or name == self.weight_layers[0] or name in self.shortcut_layers:
             return False
         if name in self.in_block:
             return self.in_block[name] == name  # the block's first layer decides

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 
 import keras
 
-from n2n_tf.graph.errors import SurgeryError
-
 MODEL_CLASSES = ("Functional", "Sequential", "Model")
 
 
@@ -289,7 +287,7 @@ def teacher_layer(model: keras.Model, node: Node) -> keras.layers.Layer:
     for name in node.path:
         holder = holder.get_layer(name)
     if node.class_name == "InputLayer":
-        raise SurgeryError(f"Internal error: input layer `{node.name}` has no weights")
+        raise RuntimeError(f"Internal error: input layer `{node.name}` has no layer object")
     return holder.get_layer(node.original or node.name)
 
 
