@@ -90,6 +90,11 @@ def main():
     archs = sample_architectures(spec, args.students)
     print(f"teacher: {spec.params:,} params, val accuracy {accuracy(teacher, ds.val):.4f}")
     print("students (params):", [graph.estimate(teacher, a)[0] for a in archs])
+    # Compute bound of caching alone: training a student costs ~3 forward passes;
+    # the naive way adds one teacher forward pass per student-step.
+    student_flops = sum(graph.estimate(teacher, a)[1] for a in archs)
+    bound = (len(archs) * spec.flops + 3 * student_flops) / (3 * student_flops)
+    print(f"multiply-add bound of the ratio from skipping the teacher: {bound:.2f}x")
 
     naive_students = [graph.rebuild(teacher, a) for a in archs]
     start = time.perf_counter()

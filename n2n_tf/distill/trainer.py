@@ -146,13 +146,13 @@ class Trainer:
         jit = self.runtime.jit_compile
         if _is_default(strategy):
             # One replica: no distribution machinery in the hot loop.
-            @tf.function(jit_compile=jit, input_signature=[spec])
+            @tf.function(jit_compile=jit, input_signature=[spec], autograph=False)
             def step(batch):
                 return replica_step(*batch)
 
             return step
 
-        @tf.function(jit_compile=jit, input_signature=[spec])
+        @tf.function(jit_compile=jit, input_signature=[spec], autograph=False)
         def step(batch):
             per_replica = strategy.run(replica_step, args=batch)
             return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
