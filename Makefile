@@ -22,8 +22,13 @@ $(VENV)/.installed-test: setup.py | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# Train (or reuse) the demo teacher, then compress it with the bundled demo config.
 demo: $(VENV)/.installed
-	$(BIN)/n2n-tf train-teacher --config configs/demo.yaml --out runs/demo/teacher.keras
+	@test -f runs/demo/teacher.keras || \
+	  $(BIN)/n2n-tf train-teacher --config configs/demo.yaml --out runs/demo/teacher.keras
+	rm -rf runs/demo/search
+	$(BIN)/n2n-tf compress --teacher runs/demo/teacher.keras --config configs/demo.yaml \
+	  --out runs/demo/search
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check n2n_tf cli tests benchmarks

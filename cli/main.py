@@ -7,6 +7,7 @@ import os
 import click
 
 from n2n_tf import __version__
+from n2n_tf.cli.compress import compress
 from n2n_tf.cli.distill import distill
 from n2n_tf.cli.errors import N2NGroup, setup_logging
 from n2n_tf.cli.train_teacher import train_teacher
@@ -25,6 +26,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 cli.add_command(train_teacher)
 cli.add_command(distill)
+cli.add_command(compress)
 
 
 def main() -> None:

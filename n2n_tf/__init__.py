@@ -25,6 +25,8 @@ _LAZY = {
     "Trainer": ("n2n_tf.distill", "Trainer"),
     "distill": ("n2n_tf.distill", "distill"),
     "load_model": ("n2n_tf.io", "load_model"),
+    "compress": ("n2n_tf.search", "compress"),
+    "CompressionResult": ("n2n_tf.search", "CompressionResult"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -117,6 +117,34 @@ class DistillConfig:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    """The two-stage RL search (PAPER.md: m=5 rollouts, 100 updates per stage).
+
+    Constraints (``max_params``, ``max_flops``, ``min_accuracy``,
+    ``max_tflite_bytes``) are None when unset.
+    """
+
+    rollouts: int = field(default=5, metadata=_rng(1, 1000))
+    removal_updates: int = field(default=100, metadata=_rng(0, 100000))
+    shrink_updates: int = field(default=100, metadata=_rng(0, 100000))
+    removal_lr: float = field(default=0.003, metadata=_rng(1e-6, 10.0))
+    shrink_lr: float = field(default=0.1, metadata=_rng(1e-6, 10.0))
+    hidden: int = field(default=30, metadata=_rng(1, 4096))
+    layers: int = field(default=2, metadata=_rng(1, 8))
+    factors: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    baseline_decay: float = field(default=0.8, metadata=_rng(0.0, 0.999))
+    entropy_weight: float = field(default=0.0, metadata=_rng(0.0, 10.0))
+    init_keep_logit: float = field(default=1.0, metadata=_rng(-10.0, 10.0))
+    round_to: int = field(default=1, metadata=_rng(1, 256))
+    inherit: bool = True
+    random_baseline: bool = False
+    max_params: float | None = None
+    max_flops: float | None = None
+    min_accuracy: float | None = None
+    max_tflite_bytes: float | None = None
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     """Process-wide settings."""
 
@@ -135,6 +163,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
 
@@ -152,6 +181,10 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _coerce(value, inner, where)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ValueError(f"`{where}` expects a non-empty list. Received: {where}={value!r}")
+        return tuple(_coerce(v, args[0], where) for v in value)
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ValueError(
@@ -169,6 +202,11 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     elif annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # YAML reads 1e6 as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
     elif annotation is str:
         if isinstance(value, str):
             return value

@@ -85,3 +85,14 @@ def test_config_is_frozen():
     with pytest.raises(AttributeError):
         config.data = None
     assert to_dict(config)["runtime"]["seed"] == 0
+
+
+def test_every_preset_in_configs_loads():
+    from pathlib import Path
+
+    presets = sorted(Path(default_config_path()).parent.glob("*.yaml"))
+    names = {p.stem for p in presets}
+    assert {"demo", "cifar10-resnet18", "cifar10-resnet34", "cifar10-vgg19"} <= names
+    assert {"cifar100-resnet18", "svhn-resnet18", "mnist-vgg13"} <= names
+    for path in presets:
+        assert isinstance(load_config(path), Config), path

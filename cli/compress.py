@@ -1,0 +1,107 @@
+"""``n2n-tf compress``: the main job, teacher in, small fine-tuned student out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from n2n_tf.cli.options import config_option, flag_overrides, set_option
+
+
+def _summary(metrics: dict) -> str:
+    t, s = metrics["teacher"], metrics["student"]
+    rows = [
+        ("", "teacher", "student"),
+        ("test accuracy", f"{t['test_accuracy']:.2%}", f"{s['test_accuracy']:.2%}"),
+        ("val accuracy", f"{t['val_accuracy']:.2%}", f"{s['val_accuracy']:.2%}"),
+        ("params", f"{t['params']:,}", f"{s['params']:,}"),
+        ("FLOPs (MACs)", f"{t['flops']:,}", f"{s['flops']:,}"),
+    ]
+    lines = [f"{a:<15}{b:>14}{c:>14}" for a, b, c in rows]
+    lines.append(
+        f"compression {metrics['compression_ratio']:.1f}x (C={metrics['compression']:.3f}), "
+        f"reward {metrics['reward']:.3f}, {metrics['students_trained']} students trained, "
+        f"{metrics['seconds']:.0f} s"
+    )
+    for stage, fifths in metrics["stages"].items():
+        first, last = fifths["first_fifth_mean_reward"], fifths["last_fifth_mean_reward"]
+        if first is not None:
+            lines.append(f"{stage}: mean reward first fifth {first:.3f} -> last fifth {last:.3f}")
+    random = metrics.get("random_baseline")
+    if random:
+        lines.append(
+            f"random search, {random['students']} students: best reward "
+            f"{random['best_reward']:.3f} (policy search best {metrics['search_reward']:.3f})"
+        )
+    return "\n".join(lines)
+
+
+@click.command("compress")
+@click.option("--teacher", required=False, help="Teacher: a .keras file or zoo:NAME.")
+@click.option("--dataset", default=None, help="tfds name, folder:PATH, mnist5k or digits.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory.")
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Continue the run checkpointed in this directory.",
+)
+@click.option("--removal-policy", default=None, help="Start from these removal-policy weights.")
+@click.option("--shrink-policy", default=None, help="Start from these shrink-policy weights.")
+@click.option("--seed", type=int, default=None, help="Random seed.")
+@click.option("--max-params", type=float, default=None, help="Constraint: at most this many.")
+@click.option("--max-flops", type=float, default=None, help="Constraint: at most this many MACs.")
+@click.option("--min-accuracy", type=float, default=None, help="Constraint: validation accuracy.")
+@click.option("--max-tflite-bytes", type=float, default=None, help="Constraint: TFLite size.")
+@config_option
+@set_option
+def compress(
+    teacher,
+    dataset,
+    out,
+    resume_dir,
+    removal_policy,
+    shrink_policy,
+    seed,
+    max_params,
+    max_flops,
+    min_accuracy,
+    max_tflite_bytes,
+    config_path,
+    overrides,
+):
+    """Search a small student of TEACHER by RL, fine-tune it and print a summary."""
+    from n2n_tf.config import load_config
+    from n2n_tf.search.compress import compress as run
+
+    if resume_dir:
+        saved = Path(resume_dir) / "config.yaml"
+        if not saved.is_file():
+            raise click.UsageError(f"{resume_dir} holds no config.yaml to resume from.")
+        config_path, out = config_path or str(saved), resume_dir
+    if not teacher and not resume_dir:
+        raise click.UsageError("--teacher is required.")
+    flags = flag_overrides(
+        {
+            "data.dataset": dataset,
+            "runtime.seed": seed,
+            "search.max_params": max_params,
+            "search.max_flops": max_flops,
+            "search.min_accuracy": min_accuracy,
+            "search.max_tflite_bytes": max_tflite_bytes,
+        }
+    )
+    config = load_config(config_path, [*flags, *overrides])
+    result = run(
+        teacher,
+        None,
+        config,
+        out=out or "runs/compress",
+        removal_policy=removal_policy,
+        shrink_policy=shrink_policy,
+        resume=bool(resume_dir),
+    )
+    click.echo(_summary(result.metrics))
+    click.echo(f"Student: {result.run_dir / 'final' / 'student.keras'}")

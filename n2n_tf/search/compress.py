@@ -1,0 +1,166 @@
+"""``compress``: the product's main job, from a teacher to a fine-tuned student."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from n2n_tf import data as data_lib
+from n2n_tf import graph
+from n2n_tf.atomic import atomic_path, write_text
+from n2n_tf.config import Config, save_config
+from n2n_tf.data import Datasets
+from n2n_tf.runtime import set_seed
+from n2n_tf.search.loop import STAGES, Search
+from n2n_tf.search.reward import compression, reward
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CompressionResult:
+    """The fine-tuned student, its figures (as in ``report.json``) and the run directory."""
+
+    student: keras.Model
+    metrics: dict
+    run_dir: Path
+
+
+def resolve_teacher(teacher, data: Datasets) -> keras.Model:
+    """A keras.Model, a ``.keras`` path, or ``zoo:NAME`` (untrained, for experiments)."""
+    if isinstance(teacher, keras.Model):
+        return teacher
+    name = str(teacher)
+    if name.startswith("zoo:"):
+        from n2n_tf import models
+
+        return models.build(name[4:], data.info.input_shape, data.info.num_classes)
+    from n2n_tf.io import load_model
+
+    return load_model(name)
+
+
+def _fifths(values: list[float]) -> dict:
+    """Mean reward of the first and the last fifth of a stage's updates."""
+    if not values:
+        return {"first_fifth_mean_reward": None, "last_fifth_mean_reward": None}
+    n = max(1, len(values) // 5)
+    return {
+        "first_fifth_mean_reward": float(np.mean(values[:n])),
+        "last_fifth_mean_reward": float(np.mean(values[-n:])),
+    }
+
+
+def compress(
+    teacher,
+    dataset,
+    config: Config,
+    out: str | Path = "runs/compress",
+    removal_policy: str | None = None,
+    shrink_policy: str | None = None,
+    resume: bool = False,
+    on_update=None,
+) -> CompressionResult:
+    """Finds, fine-tunes and saves a small student of ``teacher`` (N2N learning).
+
+    Args:
+        teacher: a keras.Model, a ``.keras`` path, or ``zoo:NAME`` (ignored when
+            resuming: the run keeps its own copy, ``teacher.keras``).
+        dataset: a dataset name (see ``n2n_tf.data.load``) or loaded ``Datasets``.
+        config: the resolved config.
+        out: the run directory (config, history, checkpoints, students, report).
+        removal_policy: start the removal policy from these weights (transfer).
+        shrink_policy: start the shrink policy from these weights (transfer).
+        resume: continue the search checkpointed in ``out``.
+        on_update: progress callback, called after every policy update.
+
+    Returns:
+        A ``CompressionResult``.
+
+    Example:
+        >>> result = n2n_tf.compress(teacher, "mnist5k", n2n_tf.load_config("configs/demo.yaml"))
+    """
+    run_dir = Path(out)
+    set_seed(config.runtime.seed)
+    if isinstance(dataset, Datasets):
+        data = dataset
+    else:
+        data_config = dataclasses.replace(config.data, dataset=dataset or config.data.dataset)
+        config = dataclasses.replace(config, data=data_config)
+        data = data_lib.from_config(data_config, seed=config.runtime.seed)
+    saved_teacher = run_dir / "teacher.keras"
+    if resume:
+        # The run's own copy: the same weights even for an untrained zoo teacher.
+        from n2n_tf.io import load_model
+
+        teacher = load_model(str(saved_teacher))
+    else:
+        teacher = resolve_teacher(teacher, data)
+    if tuple(teacher.input_shape[1:]) != tuple(data.info.input_shape):
+        raise ValueError(
+            f"The teacher expects inputs of shape {tuple(teacher.input_shape[1:])} but dataset "
+            f"`{data.info.name}` has {data.info.input_shape}. Received: dataset='{data.info.name}'"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.yaml")
+    if not resume:
+        with atomic_path(saved_teacher) as tmp:
+            teacher.save(tmp)
+    start = time.perf_counter()
+    search = Search(teacher, data, config, run_dir, removal_policy, shrink_policy, on_update)
+    state = search.run(resume=resume)
+    env = search.env
+    arch, best_score = search.best()
+    for name, policy in (("removal", search.removal), ("shrink", search.shrink)):
+        policy.save_policy(run_dir / "policies" / f"{name}.weights.h5")
+
+    trained = env.trained
+    random = None
+    if config.search.random_baseline:
+        random = search.random_baseline(trained, seed=config.runtime.seed + 7919)
+    student = env.build(arch)
+    with atomic_path(run_dir / "students" / "best.keras") as tmp:
+        student.save(tmp)
+    finetune = env.trainer.fit([student], data, epochs=config.distill.finetune_epochs)[0]
+    if finetune.failed:
+        raise ValueError(f"Fine-tuning the best student failed: {finetune.reason}")
+    teacher_test, student_test = env.trainer.evaluate([teacher, student], data.test)
+    with atomic_path(run_dir / "final" / "student.keras") as tmp:
+        student.save(tmp)
+    params = graph.count_params(student)
+    flops = graph.count_flops(student)
+    c = compression(params, env.teacher_params)
+    metrics = {
+        "teacher": {
+            "params": env.teacher_params,
+            "flops": env.spec.flops,
+            "val_accuracy": env.teacher_accuracy,
+            "test_accuracy": teacher_test,
+        },
+        "student": {
+            "params": params,
+            "flops": flops,
+            "val_accuracy": finetune.val_accuracy,
+            "test_accuracy": student_test,
+            "architecture": arch.to_dict(),
+            "search_val_accuracy": (best_score or {}).get("val_accuracy"),
+        },
+        "compression": c,
+        "compression_ratio": env.teacher_params / max(params, 1),
+        "reward": reward(params, env.teacher_params, finetune.val_accuracy, env.teacher_accuracy),
+        "search_reward": (best_score or {}).get("reward"),
+        "stages": {s: _fifths(state.rewards[s]) for s in STAGES},
+        "students_trained": trained,
+        "random_baseline": random,
+        "seconds": time.perf_counter() - start,
+    }
+    write_text(run_dir / "report.json", json.dumps(metrics, indent=2))
+    logger.info("Report written to %s", run_dir / "report.json")
+    return CompressionResult(student, metrics, run_dir)

@@ -1,0 +1,119 @@
+"""The search end to end on the bundled 8x8 digits: cache, resume after SIGKILL, transfer."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+
+from n2n_tf import data, models
+from n2n_tf.config import load_config
+from n2n_tf.search.environment import Environment
+from n2n_tf.types import Architecture
+
+TINY = [
+    "data.dataset=digits",
+    "data.batch_size=128",
+    "search.rollouts=2",
+    "search.removal_updates=2",
+    "search.shrink_updates=3",
+    "search.hidden=8",
+    "search.random_baseline=false",
+    "distill.epochs=1",
+    "distill.finetune_epochs=1",
+]
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def run_cli(*args, wait=True):
+    cmd = [sys.executable, "-m", "n2n_tf.cli.main", *args]
+    if not wait:
+        return subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
+
+
+def history(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    for row in rows:
+        row.pop("seconds")
+    return rows
+
+
+def sets(*items):
+    return [arg for item in items for arg in ("--set", item)]
+
+
+def test_scored_architectures_are_cached():
+    keras.utils.set_random_seed(0)
+    ds = data.load("digits", batch_size=128)
+    teacher = models.build("lenet5", (8, 8, 1), 10)
+    env = Environment(teacher, ds, load_config(None, ["distill.epochs=1"]))
+    arch = Architecture(factors={"fc1": 0.5})
+    first = env.score([arch, arch, Architecture()], update=0, seed=1)
+    assert env.trained == 1
+    assert [cached for _, cached in first] == [False, True, False]
+    assert first[2][0].reward == -1.0 and "not smaller" in first[2][0].reason
+    again = env.score([arch], update=1, seed=2)
+    assert env.trained == 1 and again[0][1] is True
+    assert again[0][0].val_accuracy == first[0][0].val_accuracy
+
+
+def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
+    common = [
+        "compress",
+        "--teacher",
+        "zoo:lenet5",
+        "--seed",
+        "3",
+        "--max-params",
+        "20000",
+        *sets(*TINY),
+    ]
+    full = run_cli(*common, "--out", str(tmp_path / "full"))
+    assert full.returncode == 0, full.stderr[-2000:]
+    assert "compression" in full.stdout and "test accuracy" in full.stdout
+    assert "max_params: 20000.0" in (tmp_path / "full" / "config.yaml").read_text()
+    killed_dir = tmp_path / "killed"
+    proc = run_cli(*common, "--out", str(killed_dir), wait=False)
+    hist = killed_dir / "history.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if hist.exists() and len(hist.read_text().splitlines()) >= 4:
+            break  # two updates done: the third is in flight
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    resumed = run_cli("compress", "--resume", str(killed_dir))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert history(killed_dir) == history(tmp_path / "full")
+    a = json.loads((tmp_path / "full" / "report.json").read_text())
+    b = json.loads((killed_dir / "report.json").read_text())
+    assert a["student"]["architecture"] == b["student"]["architecture"]
+
+
+def test_policy_from_a_small_teacher_runs_on_a_deeper_one(tmp_path):
+    from n2n_tf.search import compress
+
+    ds = data.load("digits", batch_size=128)
+    config = load_config(
+        None,
+        [*TINY, "search.removal_updates=1", "search.shrink_updates=0", "distill.finetune_epochs=0"],
+    )
+    small = models.build("resnet20", (8, 8, 1), 10, width=0.25)
+    compress(small, ds, config, out=tmp_path / "small")
+    policy = tmp_path / "small" / "policies" / "removal.weights.h5"
+    assert policy.is_file()
+    deep = models.build("resnet56", (8, 8, 1), 10, width=0.25)
+    result = compress(deep, ds, config, out=tmp_path / "deep", removal_policy=str(policy))
+    rows = history(tmp_path / "deep")
+    assert len(rows) == 2 and all(r["stage"] == "removal" for r in rows)
+    assert result.metrics["student"]["params"] <= result.metrics["teacher"]["params"]
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    result = run_cli("compress", "--resume", str(tmp_path))
+    assert result.returncode == 2 and "config.yaml" in result.stderr

@@ -1,0 +1,134 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from n2n_tf import graph, models
+from n2n_tf.search import Baseline, Constraints, RemovalPolicy, ShrinkPolicy, anneal, reward
+from n2n_tf.search.policies import features
+from n2n_tf.search.reinforce import reinforce_update
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return graph.inspect(models.build("vgg11", (32, 32, 3), 10, width=0.25))
+
+
+def test_removal_policy_sample_log_prob_and_gradients(spec):
+    keras.utils.set_random_seed(0)
+    policy = RemovalPolicy(hidden=8)
+    feats = features(spec.layers)
+    free = [layer.removable for layer in spec.layers]
+    actions = policy.sample(feats, free, seed=(1, 2))
+    assert actions.shape == (len(spec.layers),)
+    assert all(a == 1.0 for a, f in zip(actions, free, strict=True) if not f)
+    np.testing.assert_array_equal(policy.sample(feats, free, seed=(1, 2)), actions)
+    with tf.GradientTape() as tape:
+        lp = policy.log_prob(feats, actions, free)
+    grads = tape.gradient(lp, policy.trainable_variables)
+    assert float(lp) < 0 and all(g is not None for g in grads)
+    # Fixed layers contribute nothing: flipping one changes no log-probability.
+    fixed = free.index(False)
+    flipped = actions.copy()
+    flipped[fixed] = 0.0
+    assert float(policy.log_prob(feats, flipped, free)) == pytest.approx(float(lp))
+
+
+def test_shrink_policy_is_autoregressive_and_differentiable(spec):
+    keras.utils.set_random_seed(0)
+    policy = ShrinkPolicy(factors=(0.25, 0.5, 1.0), hidden=8)
+    feats = features(spec.layers)
+    free = [layer.shrinkable for layer in spec.layers]
+    actions = policy.sample(feats, free, seed=(3, 4))
+    assert actions.shape == (len(spec.layers),) and set(actions) <= {0, 1, 2}
+    assert all(a == 2 for a, f in zip(actions, free, strict=True) if not f)
+    with tf.GradientTape() as tape:
+        lp = policy.log_prob(feats, actions, free)
+    assert all(g is not None for g in tape.gradient(lp, policy.trainable_variables))
+    # The previous action is an input: changing action t changes the distribution at t+1.
+    t = free.index(True)
+    logits_a, states = policy.step_logits(feats[0, t : t + 1], None)
+    nxt_a, _ = policy.step_logits(feats[0, t + 1 : t + 2], 0, states)
+    nxt_b, _ = policy.step_logits(feats[0, t + 1 : t + 2], 2, states)
+    assert not np.allclose(nxt_a.numpy(), nxt_b.numpy())
+    del logits_a
+
+
+def test_policy_weights_transfer_between_teachers(tmp_path, spec):
+    policy = RemovalPolicy(hidden=8)
+    policy.build_once()
+    path = policy.save_policy(tmp_path / "removal.weights.h5")
+    other = RemovalPolicy(hidden=8)
+    other.load_policy(path)
+    deep = graph.inspect(models.build("vgg19", (32, 32, 3), 10, width=0.25))
+    feats_small, feats_deep = features(spec.layers), features(deep.layers)
+    np.testing.assert_allclose(policy(feats_small).numpy(), other(feats_small).numpy())
+    assert other(feats_deep).shape == (1, len(deep.layers))
+    with pytest.raises(ValueError, match="other settings"):
+        RemovalPolicy(hidden=9).load_policy(path)
+
+
+def test_reinforce_moves_probability_towards_rewarded_actions(spec):
+    keras.utils.set_random_seed(0)
+    policy = RemovalPolicy(hidden=8, init_keep_logit=0.0)
+    opt = keras.optimizers.Adam(0.05)
+    feats = features(spec.layers)
+    free = [layer.removable for layer in spec.layers]
+    keep_all = np.ones(len(free), np.float32)
+    remove_all = np.where(free, 0.0, 1.0).astype(np.float32)
+    before = float(policy.log_prob(feats, keep_all, free))
+    for _ in range(10):
+        reinforce_update(
+            policy,
+            opt,
+            lambda k: policy.log_prob(feats, [keep_all, remove_all][k], free),
+            [1.0, -1.0],
+        )
+    assert float(policy.log_prob(feats, keep_all, free)) > before
+
+
+@pytest.mark.parametrize(
+    ("params", "acc", "violated", "update", "expected"),
+    [
+        (100, 0.9, False, 0, 0.99),  # C = 0.9 -> C(2-C) = 0.99
+        (500, 0.45, False, 0, 0.75 * 0.5),  # C=0.5 -> 0.75, half the accuracy
+        (1000, 0.9, False, 0, -1.0),  # not smaller than the teacher
+        (1500, 0.9, False, 0, -1.0),
+        (100, 0.9, True, 0, 0.99),  # eps = 1 at update 0: no penalty yet
+        (100, 0.9, True, 15, -1.0),  # eps = 0 after 15 updates: exactly -1
+        (100, 0.9, True, 30, -1.0),
+    ],
+)
+def test_reward_table(params, acc, violated, update, expected):
+    assert reward(params, 1000, acc, 0.9, violated, update) == pytest.approx(expected)
+
+
+def test_constraint_annealing_schedule():
+    assert anneal(0) == 1.0 and anneal(15) == 0.0 and anneal(100) == 0.0
+    eps = anneal(5)
+    assert eps == pytest.approx((1 - 5 / 15) ** 4)
+    r = 0.99
+    assert reward(100, 1000, 0.9, 0.9, True, 5) == pytest.approx((eps - 1) + eps * r)
+    with pytest.raises(ValueError, match="positive"):
+        reward(1, 0, 0.5, 0.5)
+
+
+def test_constraints_report_what_is_violated():
+    c = Constraints(max_params=1000, max_flops=10, min_accuracy=0.9, max_tflite_bytes=4000)
+    assert c.violated(500, 5, 0.95, 500) == []
+    assert c.violated(2000, 50, 0.5, 2000) == [
+        "max_params",
+        "max_flops",
+        "min_accuracy",
+        "max_tflite_bytes",
+    ]
+
+
+def test_baseline_advantages_use_each_rollouts_own_reward():
+    b = Baseline(decay=0.5)
+    np.testing.assert_allclose(b.advantages([1.0, 0.0, -1.0]), [1.0, 0.0, -1.0])
+    assert b.update([1.0, 0.0, -1.0]) == 0.0
+    assert b.update([1.0, 1.0]) == 0.5
+    np.testing.assert_allclose(b.advantages([1.0, 0.0]), [0.5, -0.5])
+    with pytest.raises(ValueError, match="decay"):
+        Baseline(decay=1.0)
