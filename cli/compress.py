@@ -55,6 +55,8 @@ def _summary(metrics: dict) -> str:
 @click.option("--max-flops", type=float, default=None, help="Constraint: at most this many MACs.")
 @click.option("--min-accuracy", type=float, default=None, help="Constraint: validation accuracy.")
 @click.option("--max-tflite-bytes", type=float, default=None, help="Constraint: TFLite size.")
+@click.option("--unsafe", is_flag=True, help="Allow teacher files that store Python code.")
+@click.option("--no-export", is_flag=True, help="Skip exporting the final student.")
 @config_option
 @set_option
 def compress(
@@ -69,11 +71,14 @@ def compress(
     max_flops,
     min_accuracy,
     max_tflite_bytes,
+    unsafe,
+    no_export,
     config_path,
     overrides,
 ):
     """Search a small student of TEACHER by RL, fine-tune it and print a summary."""
     from n2n_tf.config import load_config
+    from n2n_tf.io import FORMATS
     from n2n_tf.search.compress import compress as run
 
     if resume_dir:
@@ -102,6 +107,12 @@ def compress(
         removal_policy=removal_policy,
         shrink_policy=shrink_policy,
         resume=bool(resume_dir),
+        safe_mode=not unsafe,
+        formats=() if no_export else FORMATS,
     )
     click.echo(_summary(result.metrics))
+    if result.metrics.get("export"):
+        from n2n_tf.cli.export import format_report
+
+        click.echo(format_report(result.metrics["export"]))
     click.echo(f"Student: {result.run_dir / 'final' / 'student.keras'}")

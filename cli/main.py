@@ -10,6 +10,7 @@ from n2n_tf import __version__
 from n2n_tf.cli.compress import compress
 from n2n_tf.cli.distill import distill
 from n2n_tf.cli.errors import N2NGroup, setup_logging
+from n2n_tf.cli.export import export
 from n2n_tf.cli.train_teacher import train_teacher
 
 
@@ -27,6 +28,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 cli.add_command(train_teacher)
 cli.add_command(distill)
 cli.add_command(compress)
+cli.add_command(export)
 
 
 def main() -> None:

@@ -17,6 +17,8 @@ from n2n_tf import graph
 from n2n_tf.atomic import atomic_path, write_text
 from n2n_tf.config import Config, save_config
 from n2n_tf.data import Datasets
+from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
+from n2n_tf.io.run import representative
 from n2n_tf.runtime import set_seed
 from n2n_tf.search.loop import STAGES, Search
 from n2n_tf.search.reward import compression, reward
@@ -33,18 +35,16 @@ class CompressionResult:
     run_dir: Path
 
 
-def resolve_teacher(teacher, data: Datasets) -> keras.Model:
-    """A keras.Model, a ``.keras`` path, or ``zoo:NAME`` (untrained, for experiments)."""
+def resolve_teacher(teacher, data: Datasets, safe_mode: bool = True) -> keras.Model:
+    """A keras.Model, any file ``io.load_teacher`` reads, or ``zoo:NAME`` (untrained)."""
     if isinstance(teacher, keras.Model):
-        return teacher
-    name = str(teacher)
-    if name.startswith("zoo:"):
-        from n2n_tf import models
-
-        return models.build(name[4:], data.info.input_shape, data.info.num_classes)
-    from n2n_tf.io import load_model
-
-    return load_model(name)
+        return strip_softmax(teacher)
+    return load_teacher(
+        str(teacher),
+        safe_mode,
+        input_shape=data.info.input_shape,
+        num_classes=data.info.num_classes,
+    )
 
 
 def _fifths(values: list[float]) -> dict:
@@ -67,6 +67,8 @@ def compress(
     shrink_policy: str | None = None,
     resume: bool = False,
     on_update=None,
+    safe_mode: bool = True,
+    formats=FORMATS,
 ) -> CompressionResult:
     """Finds, fine-tunes and saves a small student of ``teacher`` (N2N learning).
 
@@ -80,6 +82,8 @@ def compress(
         shrink_policy: start the shrink policy from these weights (transfer).
         resume: continue the search checkpointed in ``out``.
         on_update: progress callback, called after every policy update.
+        safe_mode: refuse teacher files that store Python code.
+        formats: export formats of the final student (``io.FORMATS``; empty: none).
 
     Returns:
         A ``CompressionResult``.
@@ -98,11 +102,9 @@ def compress(
     saved_teacher = run_dir / "teacher.keras"
     if resume:
         # The run's own copy: the same weights even for an untrained zoo teacher.
-        from n2n_tf.io import load_model
-
-        teacher = load_model(str(saved_teacher))
+        teacher = load_model(str(saved_teacher), safe_mode=safe_mode)
     else:
-        teacher = resolve_teacher(teacher, data)
+        teacher = resolve_teacher(teacher, data, safe_mode)
     if tuple(teacher.input_shape[1:]) != tuple(data.info.input_shape):
         raise ValueError(
             f"The teacher expects inputs of shape {tuple(teacher.input_shape[1:])} but dataset "
@@ -134,6 +136,15 @@ def compress(
     teacher_test, student_test = env.trainer.evaluate([teacher, student], data.test)
     with atomic_path(run_dir / "final" / "student.keras") as tmp:
         student.save(tmp)
+    exported = None
+    if formats:
+        exported = export(
+            student,
+            run_dir / "final",
+            formats,
+            representative=representative(data),
+            validation=data.val,
+        )
     params = graph.count_params(student)
     flops = graph.count_flops(student)
     c = compression(params, env.teacher_params)
@@ -159,6 +170,7 @@ def compress(
         "stages": {s: _fifths(state.rewards[s]) for s in STAGES},
         "students_trained": trained,
         "random_baseline": random,
+        "export": exported,
         "seconds": time.perf_counter() - start,
     }
     write_text(run_dir / "report.json", json.dumps(metrics, indent=2))

@@ -1,0 +1,149 @@
+"""Export a student: .keras, SavedModel (with the .keras embedded), TFLite float,
+dynamic-range and full-integer int8; parity and latency of every artifact."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from n2n_tf.atomic import atomic_path
+from n2n_tf.io.load import EMBEDDED
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("keras", "saved_model", "tflite", "tflite-dynamic", "tflite-int8")
+
+
+def to_tflite(model: keras.Model, mode: str = "float", representative=None) -> bytes:
+    """Converts to TFLite: ``float``, ``dynamic`` (int8 weights) or ``int8`` (full integer).
+
+    Args:
+        representative: an iterable of float32 input batches (required for ``int8``).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        # Through a SavedModel: variables become constants the calibrator can read.
+        model.export(tmp, format="tf_saved_model", verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        return _convert(converter, mode, representative)
+
+
+def _convert(converter, mode: str, representative) -> bytes:
+    if mode in ("dynamic", "int8"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "int8":
+        if representative is None:
+            raise ValueError("Full-integer TFLite needs representative data. Received: None")
+
+        def gen():
+            for batch in representative:
+                for row in np.asarray(batch, np.float32):
+                    yield [row[None]]
+
+        converter.representative_dataset = gen
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def run_tflite(path: Path, inputs: np.ndarray, runs: int = 200) -> tuple[np.ndarray, float]:
+    """Outputs and median single-image latency (ms) with ai-edge-litert (child process)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "in.npy", inputs.astype(np.float32))
+        proc = subprocess.run(
+            # Run as a plain script: importing the n2n_tf package would import TensorFlow.
+            [
+                sys.executable,
+                str(Path(__file__).with_name("litert_worker.py")),
+                str(path),
+                str(Path(tmp) / "in.npy"),
+                str(Path(tmp) / "out.npy"),
+                str(runs),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"Internal error: TFLite run failed: {proc.stderr[-500:]}")
+        latency = float(proc.stdout.split("LATENCY_MS")[1].split()[0])
+        return np.load(Path(tmp) / "out.npy"), latency
+
+
+def export(
+    model: keras.Model,
+    out_dir: str | Path,
+    formats=FORMATS,
+    representative=None,
+    validation=None,
+    latency_runs: int = 200,
+) -> dict:
+    """Writes the requested formats and checks each against the Keras model.
+
+    Args:
+        model: the student (logits).
+        out_dir: where ``model.keras``, ``saved_model/`` and ``*.tflite`` go.
+        formats: any of ``FORMATS``.
+        representative: float32 input batches from the training split (int8).
+        validation: batched ``(x, y)`` for parity and accuracy (default: none).
+        latency_runs: timed single-image TFLite invocations.
+
+    Returns:
+        Per format: path, bytes, and for TFLite top-1 agreement with Keras,
+        accuracy, max-abs logit difference and median latency (ms).
+    """
+    unknown = set(formats) - set(FORMATS)
+    if unknown:
+        raise ValueError(
+            f"Unknown export format(s) {sorted(unknown)}. Supported: {', '.join(FORMATS)}. "
+            f"Received: formats={list(formats)}"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict = {}
+    x_val = y_val = ref = None
+    if validation is not None:
+        xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in validation], strict=True)
+        x_val, y_val = np.concatenate(xs), np.concatenate(ys)
+        ref = np.asarray(model.predict(x_val, verbose=0, batch_size=256))
+        report["keras"] = {"accuracy": float(np.mean(ref.argmax(-1) == y_val))}
+    if "keras" in formats or "saved_model" in formats:
+        with atomic_path(out / "model.keras") as tmp:
+            model.save(tmp)
+        report.setdefault("keras", {}).update(
+            path=str(out / "model.keras"), bytes=(out / "model.keras").stat().st_size
+        )
+    if "saved_model" in formats:
+        with atomic_path(out / "saved_model", directory=True) as tmp:
+            model.export(str(tmp), format="tf_saved_model", verbose=False)
+            (tmp / EMBEDDED).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(out / "model.keras", tmp / EMBEDDED)
+        size = sum(p.stat().st_size for p in (out / "saved_model").rglob("*") if p.is_file())
+        report["saved_model"] = {"path": str(out / "saved_model"), "bytes": size}
+    for fmt, mode in (("tflite", "float"), ("tflite-dynamic", "dynamic"), ("tflite-int8", "int8")):
+        if fmt not in formats:
+            continue
+        path = out / f"model{'' if mode == 'float' else '_' + mode}.tflite"
+        blob = to_tflite(model, mode, representative)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(blob)
+        entry = {"path": str(path), "bytes": len(blob)}
+        if x_val is not None:
+            outputs, latency = run_tflite(path, x_val, latency_runs)
+            entry.update(
+                agreement=float(np.mean(outputs.argmax(-1) == ref.argmax(-1))),
+                accuracy=float(np.mean(outputs.argmax(-1) == y_val)),
+                max_abs_diff=float(np.abs(outputs - ref).max()),
+                latency_ms=latency,
+            )
+            entry["accuracy_delta"] = entry["accuracy"] - report["keras"]["accuracy"]
+        report[fmt] = entry
+    return report
