@@ -10,13 +10,12 @@ from n2n_tf.cli.options import config_option, set_option
 def format_report(report: dict) -> str:
     """One line per artifact: size, agreement with Keras, accuracy, latency."""
     lines = []
-    base = report.get("keras", {}).get("accuracy")
-    if base is not None:
-        lines.append(f"{'keras':<15} accuracy {base:.2%}")
     for fmt, entry in report.items():
         if "bytes" not in entry:
             continue
         line = f"{fmt:<15} {entry['bytes'] / 1024:9.1f} KiB"
+        if fmt == "keras" and "accuracy" in entry:
+            line += f"  accuracy {entry['accuracy']:.2%}"
         if "agreement" in entry:
             line += (
                 f"  top-1 agreement {entry['agreement']:.2%}  accuracy {entry['accuracy']:.2%}"

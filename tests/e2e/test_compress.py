@@ -93,6 +93,10 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
     a = json.loads((tmp_path / "full" / "report.json").read_text())
     b = json.loads((killed_dir / "report.json").read_text())
     assert a["student"]["architecture"] == b["student"]["architecture"]
+    # compress exports the final student and reports sizes, parity and latency.
+    assert (tmp_path / "full" / "final" / "model_int8.tflite").is_file()
+    assert a["export"]["tflite"]["agreement"] >= 0.99 and a["export"]["tflite"]["latency_ms"] > 0
+    assert "tflite-int8" in full.stdout
 
 
 def test_policy_from_a_small_teacher_runs_on_a_deeper_one(tmp_path):
