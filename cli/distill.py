@@ -16,10 +16,21 @@ from n2n_tf.cli.options import config_option, flag_overrides, set_option
 @click.option("--lr", type=float, default=None, help="Learning rate.")
 @click.option("--strategy", default=None, help="auto, default, mirrored or multi_worker.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .keras file.")
+@click.option("--unsafe", is_flag=True, help="Allow model files that store Python code.")
 @config_option
 @set_option
 def distill(
-    teacher_path, student_path, dataset, epochs, loss, lr, strategy, out, config_path, overrides
+    teacher_path,
+    student_path,
+    dataset,
+    epochs,
+    loss,
+    lr,
+    strategy,
+    out,
+    unsafe,
+    config_path,
+    overrides,
 ):
     """Distil STUDENT from TEACHER and save it, printing accuracies before and after."""
     from n2n_tf.distill.run import distill_files
@@ -36,7 +47,7 @@ def distill(
     from n2n_tf.config import load_config
 
     config = load_config(config_path, [*flags, *overrides])
-    summary = distill_files(teacher_path, student_path, config, out)
+    summary = distill_files(teacher_path, student_path, config, out, safe_mode=not unsafe)
     click.echo(
         f"Teacher {summary['teacher_accuracy']:.2%} ({summary['teacher_params']:,} params); "
         f"student {summary['before']:.2%} before, {summary['after']:.2%} after "

@@ -9,11 +9,13 @@ from n2n_tf.atomic import atomic_path
 from n2n_tf.config import Config, save_config
 from n2n_tf.distill.trainer import Trainer
 from n2n_tf.graph import count_params
-from n2n_tf.io import load_model
+from n2n_tf.io import load_model, load_teacher
 from n2n_tf.runtime import set_seed
 
 
-def distill_files(teacher_path: str, student_path: str, config: Config, out: str) -> dict:
+def distill_files(
+    teacher_path: str, student_path: str, config: Config, out: str, safe_mode: bool = True
+) -> dict:
     """Loads teacher and student, distils, saves the student atomically; returns figures.
 
     Raises:
@@ -21,7 +23,8 @@ def distill_files(teacher_path: str, student_path: str, config: Config, out: str
     """
     if Path(out).suffix != ".keras":
         raise ValueError(f"The student is saved as a .keras file. Received: out='{out}'")
-    teacher, student = load_model(teacher_path), load_model(student_path)
+    teacher = load_teacher(teacher_path, safe_mode=safe_mode)
+    student = load_model(student_path, safe_mode=safe_mode)
     if tuple(teacher.input_shape) != tuple(student.input_shape) or tuple(
         teacher.output_shape
     ) != tuple(student.output_shape):
