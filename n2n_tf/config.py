@@ -101,6 +101,8 @@ class DistillConfig:
             augmented), ``memory``, ``disk`` or ``off``.
         eval_batch_size: batch size for validation passes.
         finetune_epochs: epochs of the final fine-tune of the best student.
+        steps_per_execution: training steps run inside one ``tf.function`` call
+            (fewer Python round trips; losses are checked for NaN after each call).
     """
 
     loss: str = field(default="mse", metadata=_choices("mse", "kd"))
@@ -114,6 +116,7 @@ class DistillConfig:
     cache: str = field(default="auto", metadata=_choices("auto", "memory", "disk", "off"))
     eval_batch_size: int = field(default=512, metadata=_rng(1, 65536))
     finetune_epochs: int = field(default=20, metadata=_rng(0, 10000))
+    steps_per_execution: int = field(default=32, metadata=_rng(1, 100000))
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,19 @@ class SearchConfig:
 
 @dataclass(frozen=True)
 class RuntimeConfig:
-    """Process-wide settings."""
+    """Process-wide settings.
+
+    Attributes:
+        seed: seeds Python, NumPy, TensorFlow and Keras.
+        strategy: tf.distribute strategy; ``auto`` picks it from TF_CONFIG and GPUs.
+        mixed_precision: float16 compute with float32 variables (GPU only).
+        jit_compile: XLA-compile the training step.
+        intra_op_threads: threads one op may use. -1 (auto): 1 on a CPU-only
+            machine when several students train at once (``compress``), where
+            running the students' ops side by side beats splitting each small
+            op; TensorFlow's default otherwise. 0: TensorFlow's default.
+        inter_op_threads: ops run at once; 0: TensorFlow's default (one per core).
+    """
 
     seed: int = field(default=0, metadata=_rng(0, 2**31 - 1))
     strategy: str = field(
@@ -154,6 +169,8 @@ class RuntimeConfig:
     )
     mixed_precision: bool = False
     jit_compile: bool = False
+    intra_op_threads: int = field(default=-1, metadata=_rng(-1, 4096))
+    inter_op_threads: int = field(default=0, metadata=_rng(0, 4096))
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,51 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     return strategy
 
 
+def configure_threads(intra: int = -1, inter: int = 0, fused: bool = False) -> bool:
+    """Sets TensorFlow's thread pools; they can only be set before TensorFlow starts.
+
+    Args:
+        intra: threads per op; -1: 1 when ``fused`` on a CPU-only machine, else
+            TensorFlow's default; 0: TensorFlow's default.
+        inter: ops run at once; 0: TensorFlow's default.
+        fused: several students will train in one graph (the search).
+
+    Returns:
+        True when the pools are as asked (set now, or already so), False when
+        TensorFlow had started with other settings (logged; nothing changes).
+    """
+    if intra == -1:
+        intra = 1 if fused and not tf.config.list_physical_devices("GPU") else 0
+    wanted = {"intra": intra, "inter": inter}
+    threading = tf.config.threading
+    current = {
+        "intra": threading.get_intra_op_parallelism_threads(),
+        "inter": threading.get_inter_op_parallelism_threads(),
+    }
+    setters = {
+        "intra": threading.set_intra_op_parallelism_threads,
+        "inter": threading.set_inter_op_parallelism_threads,
+    }
+    ok = True
+    for key, value in wanted.items():
+        if not value or current[key] == value:
+            continue
+        try:
+            setters[key](value)
+        except RuntimeError:
+            ok = False
+            logger.info(
+                "TensorFlow has already started; %s-op threads stay at %s (asked: %s). "
+                "Call n2n_tf.runtime.configure_threads before building models to change them.",
+                key,
+                current[key] or "default",
+                value,
+            )
+    if ok and any(wanted.values()):
+        logger.info("Threads: intra-op %s, inter-op %s", intra or "default", inter or "default")
+    return ok
+
+
 def set_mixed_precision(enabled: bool) -> None:
     """Turns on ``mixed_float16`` when asked and a GPU is present (no-op on CPU)."""
     import keras

@@ -15,7 +15,7 @@ from n2n_tf import models
 from n2n_tf.atomic import atomic_path
 from n2n_tf.config import Config, save_config
 from n2n_tf.graph import count_params
-from n2n_tf.runtime import make_strategy, set_seed
+from n2n_tf.runtime import configure_threads, make_strategy, set_seed
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ def train_teacher(config: Config, out: str | Path | None = None, verbose: int | 
     """
     if out is not None and Path(out).suffix != ".keras":
         raise ValueError(f"The teacher is saved as a .keras file. Received: out='{out}'")
+    configure_threads(config.runtime.intra_op_threads, config.runtime.inter_op_threads)
     set_seed(config.runtime.seed)
     ds = data_lib.from_config(config.data, seed=config.runtime.seed)
     info = ds.info

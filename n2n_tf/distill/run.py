@@ -10,7 +10,7 @@ from n2n_tf.config import Config, save_config
 from n2n_tf.distill.trainer import Trainer
 from n2n_tf.graph import count_params
 from n2n_tf.io import load_model, load_teacher
-from n2n_tf.runtime import set_seed
+from n2n_tf.runtime import configure_threads, set_seed
 
 
 def distill_files(
@@ -23,6 +23,7 @@ def distill_files(
     """
     if Path(out).suffix != ".keras":
         raise ValueError(f"The student is saved as a .keras file. Received: out='{out}'")
+    configure_threads(config.runtime.intra_op_threads, config.runtime.inter_op_threads)
     teacher = load_teacher(teacher_path, safe_mode=safe_mode)
     student = load_model(student_path, safe_mode=safe_mode)
     if tuple(teacher.input_shape) != tuple(student.input_shape) or tuple(

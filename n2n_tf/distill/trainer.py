@@ -22,6 +22,7 @@ from n2n_tf.config import DistillConfig, RuntimeConfig
 from n2n_tf.data import Datasets
 from n2n_tf.distill.cache import TeacherCache
 from n2n_tf.distill.losses import distillation_loss
+from n2n_tf.distill.optimizers import FusedAdamW, FusedSGD
 from n2n_tf.runtime import make_strategy
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ class Trainer:
         config: the ``distill`` section.
         runtime: strategy, mixed precision and XLA settings.
         strategy: an explicit tf.distribute strategy (overrides ``runtime``).
+        mixed_precision: None: ``runtime.mixed_precision``, used on a GPU only;
+            True/False: forced, also on a CPU (slow there; for tests).
 
     Example:
         >>> trainer = Trainer(teacher, DistillConfig(epochs=1))
@@ -79,11 +82,15 @@ class Trainer:
         config: DistillConfig | None = None,
         runtime: RuntimeConfig | None = None,
         strategy: tf.distribute.Strategy | None = None,
+        mixed_precision: bool | None = None,
     ):
         self.config = config or DistillConfig()
         self.runtime = runtime or RuntimeConfig()
         self.strategy = strategy or make_strategy(self.runtime.strategy)
-        self.mixed = self.runtime.mixed_precision and bool(tf.config.list_logical_devices("GPU"))
+        if mixed_precision is None:
+            gpu = bool(tf.config.list_logical_devices("GPU"))
+            mixed_precision = self.runtime.mixed_precision and gpu
+        self.mixed = mixed_precision
         self.teacher = self._place(teacher)
         self.cache = TeacherCache(self._teacher_logits_fn(), self.config.cache)
 
@@ -108,21 +115,32 @@ class Trainer:
 
         return logits
 
-    def _optimizer(self, steps: int) -> keras.optimizers.Optimizer:
+    def _optimizer(self, steps: int):
+        """AdamW or SGD for one student; fused kernels, or Keras' with loss scaling when mixed."""
         cfg = self.config
+        lr = cfg.learning_rate
         if cfg.optimizer == "sgd":
-            schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, max(steps, 1))
+            lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, max(steps, 1))
+        if not self.mixed:
+            if cfg.optimizer == "sgd":
+                return FusedSGD(lr, weight_decay=cfg.weight_decay, momentum=0.9, nesterov=True)
+            return FusedAdamW(lr, weight_decay=cfg.weight_decay)
+        if cfg.optimizer == "sgd":
             opt = keras.optimizers.SGD(
-                schedule, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay or None
+                lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay or None
             )
         else:
-            opt = keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay)
-        if self.mixed:
-            opt = keras.optimizers.LossScaleOptimizer(opt)
-        return opt
+            opt = keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay)
+        return keras.optimizers.LossScaleOptimizer(opt)
 
     # ------------------------------------------------------------ the step
-    def _make_step(self, students, optimizers, spec):
+    def _make_loop(self, students, optimizers):
+        """Returns ``run(iterator, n) -> losses [n, students]``: ``n`` fused steps in one call.
+
+        Every step feeds one batch (and its teacher logits, cached or computed
+        once) to all students. The loop runs inside the ``tf.function``, so
+        Python is entered once per ``n`` steps, not once per step.
+        """
         cfg, teacher, strategy = self.config, self.teacher, self.strategy
 
         def replica_step(x, y, t=None):
@@ -142,22 +160,31 @@ class Trainer:
                 losses.append(loss)
             return tf.stack(losses)
 
-        # One trace for all batch sizes (the last batch is usually smaller).
-        jit = self.runtime.jit_compile
+        if self.runtime.jit_compile:
+            # XLA compiles the step; the loop around it reads the iterator, which XLA cannot.
+            replica_step = tf.function(replica_step, jit_compile=True, reduce_retracing=True)
+
         if _is_default(strategy):
-            # One replica: no distribution machinery in the hot loop.
-            @tf.function(jit_compile=jit, input_signature=[spec], autograph=False)
-            def step(batch):
-                return replica_step(*batch)
+            one_step = replica_step  # one replica: no distribution machinery in the hot loop
+        else:
 
-            return step
+            def one_step(*batch):
+                per_replica = strategy.run(replica_step, args=batch)
+                return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
-        @tf.function(jit_compile=jit, input_signature=[spec], autograph=False)
-        def step(batch):
-            per_replica = strategy.run(replica_step, args=batch)
-            return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        n_students = len(students)
 
-        return step
+        # One trace per fit: iterators of the same stream share a type, and n is a tensor.
+        @tf.function(autograph=False)
+        def run(iterator, n):
+            def body(i, losses):
+                return i + 1, losses.write(i, one_step(*iterator.get_next()))
+
+            losses = tf.TensorArray(tf.float32, size=n, element_shape=(n_students,))
+            _, losses = tf.while_loop(lambda i, _: i < n, body, (tf.constant(0), losses))
+            return losses.stack()
+
+        return run
 
     # ------------------------------------------------------------ public API
     def train_dataset(self, data: Datasets, seed: int = 0) -> tuple[tf.data.Dataset, bool]:
@@ -213,39 +240,48 @@ class Trainer:
             if _is_default(self.strategy)
             else self.strategy.experimental_distribute_dataset(stream)
         )
-        step_fn = self._make_step(placed, optimizers, distributed.element_spec)
+        run = self._make_loop(placed, optimizers)
+        chunk = self.config.steps_per_execution
         start = time.perf_counter()
         done = 0
         for epoch in range(epochs):
             sums, count = np.zeros(len(placed)), 0
-            for batch in distributed:
-                losses = step_fn(batch).numpy() / self.strategy.num_replicas_in_sync
-                done += 1
-                count += 1
-                for i, value in zip(active, losses, strict=True):
-                    results[i].steps += 1
-                    results[i].loss = float(value)
-                    sums[i] += value
-                bad = [i for i, v in zip(active, losses, strict=True) if not np.isfinite(v)]
-                if bad:
-                    for i in bad:
+            iterator = iter(distributed)
+            left = min(n_batches, total - done)
+            while left > 0 and active:
+                n = min(chunk, left)
+                losses = run(iterator, tf.constant(n)).numpy() / self.strategy.num_replicas_in_sync
+                left -= n
+                bad = []
+                for row, i in enumerate(active):
+                    column = losses[:, row]
+                    finite = np.isfinite(column)
+                    ok = n if finite.all() else int(np.argmin(finite))
+                    results[i].steps += ok
+                    sums[i] += float(np.sum(column[:ok]))
+                    if ok < n:
+                        bad.append(i)
+                        results[i].steps += 1
                         results[i].failed = True
-                        results[i].reason = f"loss became {results[i].loss} at step {done}"
+                        results[i].loss = float(column[ok])
+                        results[i].reason = f"loss became {column[ok]} at step {results[i].steps}"
                         logger.warning("Student %d failed: %s", i, results[i].reason)
+                    else:
+                        results[i].loss = float(column[-1])
+                done += n
+                count += n
+                if bad:
+                    # Rebuild the loop without the failed students (their weights are lost anyway).
                     active = [i for i in active if i not in bad]
-                    if not active:
-                        break
-                    step_fn = self._make_step(
-                        [placed[i] for i in active],
-                        [optimizers[i] for i in active],
-                        distributed.element_spec,
-                    )
-                if steps and done >= steps:
-                    break
+                    if active:
+                        run = self._make_loop(
+                            [placed[i] for i in active], [optimizers[i] for i in active]
+                        )
+            means = sums / max(count, 1)
             if on_epoch is not None:
-                on_epoch(epoch, sums / max(count, 1))
-            logger.debug("epoch %d: mean losses %s", epoch + 1, np.round(sums / max(count, 1), 4))
-            if not active or (steps and done >= steps):
+                on_epoch(epoch, means)
+            logger.debug("epoch %d: mean losses %s", epoch + 1, np.round(means, 4))
+            if not active or done >= total:
                 break
         seconds = time.perf_counter() - start
         for student, trained in zip(students, placed, strict=True):

@@ -19,7 +19,7 @@ from n2n_tf.config import Config, save_config
 from n2n_tf.data import Datasets
 from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
 from n2n_tf.io.run import representative
-from n2n_tf.runtime import set_seed
+from n2n_tf.runtime import configure_threads, set_seed
 from n2n_tf.search.loop import STAGES, Search
 from n2n_tf.search.reward import compression, reward
 
@@ -92,6 +92,12 @@ def compress(
         >>> result = n2n_tf.compress(teacher, "mnist5k", n2n_tf.load_config("configs/demo.yaml"))
     """
     run_dir = Path(out)
+    # Before anything starts TensorFlow (a model passed in has started it: then logged).
+    configure_threads(
+        config.runtime.intra_op_threads,
+        config.runtime.inter_op_threads,
+        fused=config.search.rollouts > 1,
+    )
     set_seed(config.runtime.seed)
     if isinstance(dataset, Datasets):
         data = dataset

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from n2n_tf import data, graph, models
-from n2n_tf.config import DistillConfig
+from n2n_tf.config import DistillConfig, RuntimeConfig
 from n2n_tf.distill import Trainer, distillation_loss, hinton_kd, mse_logits
 from n2n_tf.types import Architecture
 
@@ -115,3 +115,58 @@ def test_augmented_data_disables_the_cache(tmp_path):
     trainer = Trainer(teacher, DistillConfig(epochs=1, cache="auto"))
     result = trainer.fit([graph.rebuild(teacher, Architecture())], ds)[0]
     assert trainer.cache.teacher_batches == 0 and result.steps > 0 and not result.failed
+
+
+def test_steps_per_execution_does_not_change_training(setup):
+    """Running 1 or 32 fused steps per tf.function call gives the same weights."""
+    teacher, ds = setup
+    weights = []
+    for chunk in (1, 5, 32):
+        keras.utils.set_random_seed(1)
+        (student,) = students(teacher, 1)
+        config = DistillConfig(steps=12, steps_per_execution=chunk, cache="memory")
+        result = Trainer(teacher, config).fit([student], ds, seed=2, evaluate=False)[0]
+        assert result.steps == 12 and np.isfinite(result.loss)
+        weights.append(student.get_weights())
+    for other in weights[1:]:
+        for a, b in zip(weights[0], other, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_nan_inside_a_chunk_stops_only_that_student(setup):
+    teacher, ds = setup
+    good, bad = students(teacher, 2)
+    huge = bad.get_layer("logits").get_weights()
+    huge[0][:] = 1e30  # finite weights whose squared logits overflow
+    bad.get_layer("logits").set_weights(huge)
+    config = DistillConfig(steps=10, steps_per_execution=10)
+    results = Trainer(teacher, config).fit([good, bad], ds, evaluate=False)
+    assert results[1].failed and not np.isfinite(results[1].loss)
+    assert 1 <= results[1].steps <= 10 and "at step" in results[1].reason
+    assert not results[0].failed and results[0].steps == 10 and np.isfinite(results[0].loss)
+
+
+def test_mixed_precision_path_runs_on_cpu(setup):
+    """The GPU path (float16 compute, float32 variables, Keras loss scaling), forced on CPU."""
+    teacher, ds = setup
+    (student,) = students(teacher, 1)
+    trainer = Trainer(teacher, DistillConfig(epochs=1), mixed_precision=True)
+    assert trainer.teacher.get_layer("conv1").compute_dtype == "float16"
+    result = trainer.fit([student], ds)[0]
+    assert not result.failed and result.val_accuracy > 0.8
+    assert all(w.dtype == np.float32 for w in student.get_weights())
+    assert isinstance(trainer._optimizer(10), keras.optimizers.LossScaleOptimizer)
+
+
+def test_xla_step_matches_the_plain_step(setup):
+    teacher, ds = setup
+    weights = []
+    for jit in (False, True):
+        keras.utils.set_random_seed(1)
+        (student,) = students(teacher, 1)
+        config = DistillConfig(steps=4, cache="memory")
+        runtime = RuntimeConfig(jit_compile=jit)
+        Trainer(teacher, config, runtime).fit([student], ds, seed=2, evaluate=False)
+        weights.append(student.get_weights())
+    for a, b in zip(*weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
