@@ -19,8 +19,11 @@ class N2NGroup(click.Group):
     """
 
     def invoke(self, ctx: click.Context):
+        from n2n_tf.interrupt import deferred_interrupts
+
         try:
-            return super().invoke(ctx)
+            with deferred_interrupts():
+                return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:

@@ -15,6 +15,7 @@ from n2n_tf import models
 from n2n_tf.atomic import atomic_path
 from n2n_tf.config import Config, save_config
 from n2n_tf.graph import count_params
+from n2n_tf.interrupt import InterruptCheck
 from n2n_tf.runtime import configure_threads, make_strategy, set_seed
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,13 @@ def train_teacher(config: Config, out: str | Path | None = None, verbose: int | 
         cfg.epochs,
     )
     start = time.perf_counter()
-    model.fit(ds.train, validation_data=ds.val, epochs=cfg.epochs, verbose=verbose)
+    model.fit(
+        ds.train,
+        validation_data=ds.val,
+        epochs=cfg.epochs,
+        verbose=verbose,
+        callbacks=[InterruptCheck()],
+    )
     seconds = time.perf_counter() - start
     result = TeacherResult(
         model=model,

@@ -23,6 +23,7 @@ from n2n_tf.data import Datasets
 from n2n_tf.distill.cache import TeacherCache
 from n2n_tf.distill.losses import distillation_loss
 from n2n_tf.distill.optimizers import FusedAdamW, FusedSGD
+from n2n_tf.interrupt import check as check_interrupt
 from n2n_tf.runtime import make_strategy
 
 logger = logging.getLogger(__name__)
@@ -249,6 +250,7 @@ class Trainer:
             iterator = iter(distributed)
             left = min(n_batches, total - done)
             while left > 0 and active:
+                check_interrupt()
                 n = min(chunk, left)
                 losses = run(iterator, tf.constant(n)).numpy() / self.strategy.num_replicas_in_sync
                 left -= n
