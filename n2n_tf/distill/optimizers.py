@@ -36,7 +36,7 @@ class FusedOptimizer:
         self.learning_rate = learning_rate
         self.weight_decay = float(weight_decay or 0.0)
         self.iterations: tf.Variable | None = None
-        self._slots: dict[int, tuple[tf.Variable, ...]] = {}
+        self._slots: dict = {}  # variable.ref() -> slot variables
 
     def build(self, variables: Sequence) -> None:
         """Creates the step counter and one zero slot per variable and slot name."""
@@ -44,7 +44,7 @@ class FusedOptimizer:
             self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
         for var in variables:
             value = _tf_variable(var)
-            self._slots[id(value)] = tuple(
+            self._slots[value.ref()] = tuple(
                 tf.Variable(tf.zeros(value.shape, value.dtype), trainable=False, name=name)
                 for name in self.slot_names
             )
@@ -86,7 +86,7 @@ class FusedOptimizer:
 
     def _slots_of(self, var) -> tuple[tf.Variable, ...]:
         try:
-            return self._slots[id(var)]
+            return self._slots[var.ref()]
         except KeyError:
             raise ValueError(
                 "The optimizer was not built for this variable; call build(variables) first. "
