@@ -69,20 +69,23 @@ class FusedOptimizer:
 
     def _distributed_apply(self, strategy, pairs) -> None:
         reduced = strategy.extended.batch_reduce_to(tf.distribute.ReduceOp.SUM, pairs)
-        lr = self.lr()
-        step = tf.cast(self.iterations + 1, tf.float32)
+        coefficients = self._coefficients()
         for grad, (_, var) in zip(reduced, pairs, strict=True):
             strategy.extended.update(
-                var, self._update_one, args=(grad, lr, step, self._slots_of(var)), group=False
+                var, self._update_one, args=(grad, coefficients, self._slots_of(var)), group=False
             )
         self.iterations.assign_add(1)
 
     def _apply(self, pairs) -> None:
-        lr = self.lr()
-        step = tf.cast(self.iterations + 1, tf.float32)
+        coefficients = self._coefficients()
         for grad, var in pairs:
-            self._update_one(var, grad, lr, step, self._slots_of(var))
+            self._update_one(var, grad, coefficients, self._slots_of(var))
         self.iterations.assign_add(1)
+
+    def _coefficients(self) -> dict[str, tf.Tensor]:
+        """What every variable's update of this step shares, computed once per step."""
+        lr = self.lr()
+        return {"lr": lr, "decay": lr * self.weight_decay}
 
     def _slots_of(self, var) -> tuple[tf.Variable, ...]:
         try:
@@ -93,13 +96,13 @@ class FusedOptimizer:
                 f"Received: variable={var.name}"
             ) from None
 
-    def _decay(self, var, lr) -> None:
+    def _decay(self, var, coefficients) -> None:
         if self.weight_decay:
             tf.raw_ops.ResourceApplyGradientDescent(
-                var=var.handle, alpha=lr * self.weight_decay, delta=var.read_value()
+                var=var.handle, alpha=coefficients["decay"], delta=var.read_value()
             )
 
-    def _update_one(self, var, grad, lr, step, slots) -> None:
+    def _update_one(self, var, grad, coefficients, slots) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define _update_one")
 
 
@@ -119,19 +122,31 @@ class FusedAdamW(FusedOptimizer):
         super().__init__(learning_rate, weight_decay)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
 
-    def _update_one(self, var, grad, lr, step, slots) -> None:
+    def _coefficients(self) -> dict[str, tf.Tensor]:
+        step = tf.cast(self.iterations + 1, tf.float32)  # Keras' bias correction step
+        return {
+            **super()._coefficients(),
+            "beta1_power": tf.pow(self.beta_1, step),
+            "beta2_power": tf.pow(self.beta_2, step),
+            "beta1": tf.constant(self.beta_1, tf.float32),
+            "beta2": tf.constant(self.beta_2, tf.float32),
+            "epsilon": tf.constant(self.epsilon, tf.float32),
+        }
+
+    def _update_one(self, var, grad, coefficients, slots) -> None:
         m, v = slots
-        self._decay(var, lr)
+        self._decay(var, coefficients)
+        c = coefficients
         tf.raw_ops.ResourceApplyAdam(
             var=var.handle,
             m=m.handle,
             v=v.handle,
-            beta1_power=tf.pow(self.beta_1, step),
-            beta2_power=tf.pow(self.beta_2, step),
-            lr=lr,
-            beta1=tf.constant(self.beta_1, tf.float32),
-            beta2=tf.constant(self.beta_2, tf.float32),
-            epsilon=tf.constant(self.epsilon, tf.float32),
+            beta1_power=c["beta1_power"],
+            beta2_power=c["beta2_power"],
+            lr=c["lr"],
+            beta1=c["beta1"],
+            beta2=c["beta2"],
+            epsilon=c["epsilon"],
             grad=tf.cast(grad, var.dtype),
         )
 
@@ -151,15 +166,18 @@ class FusedSGD(FusedOptimizer):
         super().__init__(learning_rate, weight_decay)
         self.momentum, self.nesterov = momentum, nesterov
 
-    def _update_one(self, var, grad, lr, step, slots) -> None:
+    def _coefficients(self) -> dict[str, tf.Tensor]:
+        return {**super()._coefficients(), "momentum": tf.constant(self.momentum, tf.float32)}
+
+    def _update_one(self, var, grad, coefficients, slots) -> None:
         (accum,) = slots
-        self._decay(var, lr)
+        self._decay(var, coefficients)
         tf.raw_ops.ResourceApplyKerasMomentum(
             var=var.handle,
             accum=accum.handle,
-            lr=lr,
+            lr=coefficients["lr"],
             grad=tf.cast(grad, var.dtype),
-            momentum=tf.constant(self.momentum, tf.float32),
+            momentum=coefficients["momentum"],
             use_nesterov=self.nesterov,
         )
 
