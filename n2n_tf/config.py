@@ -56,6 +56,13 @@ class DataConfig:
         cache: cache decoded examples in memory.
         network_timeout_s: give up on a tfds download that received no byte
             within this many seconds.
+        preprocess: how images are scaled for the teacher: ``auto`` (score the
+            teacher under every mode and keep the best), ``raw`` (0..255),
+            ``unit`` (x/255), ``symmetric`` ([-1, 1]), ``standardize``
+            (per-channel mean/std), ``pixel_mean`` (x/255 minus the mean image),
+            or keras.applications' ``caffe`` / ``torch`` modes.
+        classes: class names to use, in the teacher's label order (None: all,
+            in the dataset's order).
     """
 
     dataset: str = "mnist5k"
@@ -68,11 +75,22 @@ class DataConfig:
     image_size: tuple[int, int] | None = None
     cache: bool = True
     network_timeout_s: float = field(default=15.0, metadata=_rng(1.0, 3600.0))
+    preprocess: str = field(
+        default="auto",
+        metadata=_choices(
+            "auto", "raw", "unit", "symmetric", "standardize", "pixel_mean", "caffe", "torch"
+        ),
+    )
+    classes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
 class TeacherConfig:
-    """How ``train-teacher`` builds and trains a zoo teacher."""
+    """How ``train-teacher`` builds and trains a zoo teacher, and how any teacher is checked.
+
+    ``min_accuracy`` is the teacher check's floor on validation accuracy
+    (None: chance + 10 points); jobs stop below it unless forced.
+    """
 
     arch: str = "lenet5"
     width: float = field(default=1.0, metadata=_rng(0.01, 16.0))
@@ -82,6 +100,7 @@ class TeacherConfig:
     momentum: float = field(default=0.9, metadata=_rng(0.0, 0.999))
     weight_decay: float = field(default=5e-4, metadata=_rng(0.0, 1.0))
     schedule: str = field(default="cosine", metadata=_choices("cosine", "constant"))
+    min_accuracy: float | None = field(default=None, metadata=_rng(0.0, 1.0))
 
 
 @dataclass(frozen=True)

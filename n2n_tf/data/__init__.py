@@ -14,19 +14,35 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import tensorflow as tf
 
-from n2n_tf.data.arrays import ArraySource, carve, channel_stats, split
+from n2n_tf.data.arrays import (
+    ArraySource,
+    carve,
+    channel_stats,
+    check_classes,
+    pixel_mean,
+    select_classes,
+    split,
+)
 from n2n_tf.data.bundled import BUNDLED
 from n2n_tf.data.folder import load_folder
 from n2n_tf.data.info import DatasetInfo
-from n2n_tf.data.pipeline import Datasets, build, resolve_augment
+from n2n_tf.data.pipeline import Datasets, build, resolve_augment, with_preprocess
+from n2n_tf.data.preprocess import AUTO, CHOICES, MODES, Preprocessing, candidates
 from n2n_tf.data.tfds_source import DatasetUnavailableError, load_tfds, mask_split
 
 __all__ = [
+    "AUTO",
+    "CHOICES",
+    "MODES",
     "ArraySource",
+    "Preprocessing",
+    "candidates",
+    "with_preprocess",
     "DatasetInfo",
     "DatasetUnavailableError",
     "Datasets",
@@ -56,10 +72,12 @@ def load_source(name: str, image_size: tuple[int, int] | None = None) -> ArraySo
     return None
 
 
-def _from_arrays(name, source, val_fraction, test_fraction, split_seed, augment):
+def _from_arrays(name, source, val_fraction, test_fraction, split_seed, augment, classes):
+    source = select_classes(source, classes)
     parts = split(source, val_fraction, test_fraction, split_seed)
     x_train = parts["train"][0]
     mean, std = channel_stats(x_train)
+    image = pixel_mean(x_train)
     shape = tuple(int(d) for d in x_train.shape[1:])
     info = DatasetInfo(
         name=name,
@@ -72,11 +90,35 @@ def _from_arrays(name, source, val_fraction, test_fraction, split_seed, augment)
         augment=resolve_augment(augment, shape),
     )
     tensors = [tf.data.Dataset.from_tensor_slices(parts[k]) for k in ("train", "val", "test")]
-    return tensors, info
+    return tensors, info, image
 
 
-def _from_tfds(name, data_dir, val_fraction, test_fraction, split_seed, augment, timeout_s):
+def _tfds_classes(train, test, class_names, sizes, classes):
+    """Keeps and relabels the named classes of tfds splits (sizes are then counted)."""
+    index = check_classes(tuple(class_names), tuple(classes))
+    table = [-1] * len(class_names)
+    for new, old in enumerate(index):
+        table[old] = new
+    table = tf.constant(table, tf.int64)
+
+    def pick(ds):
+        if ds is None:
+            return None, 0
+        ds = ds.map(lambda x, y: (x, tf.gather(table, tf.cast(y, tf.int64))))
+        ds = ds.filter(lambda x, y: y >= 0)
+        return ds, int(ds.reduce(0, lambda n, _: n + 1).numpy())
+
+    train, n_train = pick(train)
+    test, n_test = pick(test)
+    return train, test, tuple(classes), {"train": n_train, "test": n_test}
+
+
+def _from_tfds(
+    name, data_dir, val_fraction, test_fraction, split_seed, augment, timeout_s, classes
+):
     train, test, class_names, shape, sizes = load_tfds(name, data_dir, timeout_s)
+    if classes:
+        train, test, class_names, sizes = _tfds_classes(train, test, class_names, sizes, classes)
     n_train = sizes["train"]
     if test is None:
         train, test, n_train, n_test = mask_split(train, n_train, test_fraction, split_seed)
@@ -85,6 +127,7 @@ def _from_tfds(name, data_dir, val_fraction, test_fraction, split_seed, augment,
     train, val, n_train, n_val = mask_split(train, n_train, val_fraction, split_seed + 1)
     sample = next(iter(train.batch(min(n_train, 10000)).take(1)))[0].numpy()
     mean, std = channel_stats(sample)
+    image = pixel_mean(sample)
     info = DatasetInfo(
         name=name,
         input_shape=tuple(int(d) for d in shape),
@@ -95,7 +138,7 @@ def _from_tfds(name, data_dir, val_fraction, test_fraction, split_seed, augment,
         std=std,
         augment=resolve_augment(augment, shape),
     )
-    return [train, val, test], info
+    return [train, val, test], info, image
 
 
 def load(
@@ -111,6 +154,8 @@ def load(
     image_size: tuple[int, int] | None = None,
     cache: bool = True,
     network_timeout_s: float = 15.0,
+    preprocess: str = "standardize",
+    classes: tuple[str, ...] | None = None,
 ) -> Datasets:
     """Loads a dataset as batched train / val / test pipelines plus its ``DatasetInfo``.
 
@@ -127,6 +172,9 @@ def load(
         image_size: ``(height, width)`` for folder images (default: most common).
         cache: cache normalised examples in memory.
         network_timeout_s: how long a tfds download may receive nothing.
+        preprocess: one of ``data.MODES``; ``auto`` builds with ``standardize``
+            until a teacher picks the mode (``jobs.preamble``).
+        classes: class names to keep, in label order (default: all, as found).
 
     Returns:
         ``Datasets(train, val, test, info, train_plain)``.
@@ -137,13 +185,31 @@ def load(
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"A dataset name is required. Received: dataset={name!r}")
+    if preprocess not in CHOICES:
+        raise ValueError(
+            f"Unknown preprocessing. Supported: {', '.join(CHOICES)}. "
+            f"Received: preprocess={preprocess!r}"
+        )
+    classes = tuple(classes) if classes else None
     source = load_source(name, image_size)
     if source is not None:
-        splits, info = _from_arrays(name, source, val_fraction, test_fraction, split_seed, augment)
-    else:
-        splits, info = _from_tfds(
-            name, data_dir, val_fraction, test_fraction, split_seed, augment, network_timeout_s
+        splits, info, image = _from_arrays(
+            name, source, val_fraction, test_fraction, split_seed, augment, classes
         )
+    else:
+        splits, info, image = _from_tfds(
+            name,
+            data_dir,
+            val_fraction,
+            test_fraction,
+            split_seed,
+            augment,
+            network_timeout_s,
+            classes,
+        )
+    mode = "standardize" if preprocess == AUTO else preprocess
+    preprocessing = Preprocessing(mode, info.mean, info.std, image)
+    info = dataclasses.replace(info, preprocess=mode)
     logger.info(
         "Dataset %s: %s, %d classes, splits %s, augmentation %s",
         name,
@@ -152,7 +218,14 @@ def load(
         info.split_sizes,
         info.augment,
     )
-    return build(*splits, info=info, batch_size=batch_size, seed=seed, cache=cache)
+    return build(
+        *splits,
+        info=info,
+        batch_size=batch_size,
+        seed=seed,
+        cache=cache,
+        preprocessing=preprocessing,
+    )
 
 
 def from_config(data_config, seed: int = 0) -> Datasets:
@@ -169,4 +242,6 @@ def from_config(data_config, seed: int = 0) -> Datasets:
         image_size=data_config.image_size,
         cache=data_config.cache,
         network_timeout_s=data_config.network_timeout_s,
+        preprocess=data_config.preprocess,
+        classes=data_config.classes,
     )

@@ -64,3 +64,42 @@ def channel_stats(x: np.ndarray, limit: int = 10000) -> tuple[tuple[float, ...],
     mean = sample.mean(axis=(0, 1, 2))
     std = np.maximum(sample.std(axis=(0, 1, 2)), 1e-3)
     return tuple(float(v) for v in mean), tuple(float(v) for v in std)
+
+
+def pixel_mean(x: np.ndarray, limit: int = 10000) -> np.ndarray:
+    """The mean image (H, W, C) of uint8 images on the 0..1 scale (first ``limit``)."""
+    return (x[:limit].astype(np.float64).mean(axis=0) / 255.0).astype(np.float32)
+
+
+def select_classes(source: ArraySource, classes: tuple[str, ...] | None) -> ArraySource:
+    """Keeps the named classes only, relabelled in the order given.
+
+    Raises:
+        ValueError: for a name the source does not have, or a repeated name.
+    """
+    if not classes:
+        return source
+    index = check_classes(source.class_names, classes)
+    table = np.full(len(source.class_names), -1, np.int64)
+    table[index] = np.arange(len(index))
+
+    def pick(x, y):
+        if x is None:
+            return None, None
+        keep = table[y] >= 0
+        return x[keep], table[y[keep]]
+
+    x, y = pick(source.x, source.y)
+    x_test, y_test = pick(source.x_test, source.y_test)
+    return ArraySource(x, y, tuple(classes), x_test, y_test)
+
+
+def check_classes(names: tuple[str, ...], classes: tuple[str, ...]) -> list[int]:
+    """Indices of ``classes`` among ``names``, or a ValueError listing what exists."""
+    missing = [c for c in classes if c not in names]
+    if missing or len(set(classes)) != len(classes) or len(classes) < 2:
+        raise ValueError(
+            "`data.classes` must name at least two distinct classes of the dataset "
+            f"(it has: {', '.join(names[:50])}). Received: classes={list(classes)}"
+        )
+    return [names.index(c) for c in classes]

@@ -18,6 +18,7 @@ class DatasetInfo:
         mean: per-channel mean of the training pixels, on the 0..1 scale.
         std: per-channel standard deviation, on the 0..1 scale.
         augment: the augmentation applied to the training split.
+        preprocess: the input preprocessing of the pipelines (``data.preprocess``).
     """
 
     name: str
@@ -28,3 +29,4 @@ class DatasetInfo:
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
     augment: str = "none"
+    preprocess: str = "standardize"

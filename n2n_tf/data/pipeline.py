@@ -1,12 +1,14 @@
-"""tf.data pipelines: normalisation, augmentation, batching, cache, prefetch."""
+"""tf.data pipelines: preprocessing, augmentation, batching, cache, prefetch."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import tensorflow as tf
 
 from n2n_tf.data.info import DatasetInfo
+from n2n_tf.data.preprocess import Preprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -16,7 +18,10 @@ class Datasets(NamedTuple):
 
     ``train`` is shuffled and augmented; ``train_plain`` is the same examples
     in a fixed order without augmentation (for teacher-logit caches and
-    representative data); ``val`` and ``test`` are never shuffled.
+    representative data); ``val`` and ``test`` are never shuffled. All of them
+    yield preprocessed float32 images (``preprocessing``); ``raw`` holds the
+    unbatched uint8 ``(train, val, test)`` splits they were made from (for
+    another preprocessing, see ``with_preprocess``, and for ``raw_batches``).
     """
 
     train: tf.data.Dataset
@@ -25,6 +30,19 @@ class Datasets(NamedTuple):
     info: DatasetInfo
     train_plain: tf.data.Dataset
     batch_size: int
+    preprocessing: Preprocessing | None = None
+    raw: tuple | None = None
+    seed: int = 0
+    cache: bool = True
+
+    def raw_batches(self, split: str = "val") -> tf.data.Dataset:
+        """Batched ``(float32 pixels 0..255, label)`` of a split: what a deployment feeds."""
+        index = ("train", "val", "test").index(split)
+        return (
+            self.raw[index]
+            .map(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.int32)))
+            .batch(self.batch_size)
+        )
 
 
 def resolve_augment(augment: str, input_shape: tuple[int, int, int]) -> str:
@@ -43,14 +61,11 @@ def crop_flip(image: tf.Tensor, pad: int = 4) -> tf.Tensor:
     return tf.image.random_flip_left_right(image)
 
 
-def normaliser(info: DatasetInfo):
-    """Returns ``fn(image_uint8, label) -> (float32 normalised image, label)``."""
-    mean = tf.constant(info.mean, tf.float32)
-    std = tf.constant(info.std, tf.float32)
+def normaliser(preprocessing: Preprocessing):
+    """Returns ``fn(image_uint8, label) -> (float32 preprocessed image, int32 label)``."""
 
     def fn(image, label):
-        image = tf.cast(image, tf.float32) / 255.0
-        return (image - mean) / std, tf.cast(label, tf.int32)
+        return preprocessing(tf.cast(image, tf.float32)), tf.cast(label, tf.int32)
 
     return fn
 
@@ -63,9 +78,15 @@ def build(
     batch_size: int,
     seed: int,
     cache: bool = True,
+    preprocessing: Preprocessing | None = None,
 ) -> Datasets:
-    """Turns unbatched ``(uint8 image, label)`` splits into training-ready pipelines."""
-    norm = normaliser(info)
+    """Turns unbatched ``(uint8 image, label)`` splits into training-ready pipelines.
+
+    ``preprocessing`` defaults to per-channel standardisation with ``info``'s statistics.
+    """
+    if preprocessing is None:
+        preprocessing = Preprocessing("standardize", info.mean, info.std)
+    norm = normaliser(preprocessing)
     pad = max(1, min(info.input_shape[:2]) // 8)
 
     def prepare(ds: tf.data.Dataset) -> tf.data.Dataset:
@@ -89,4 +110,23 @@ def build(
         info=info,
         train_plain=batched(train_n),
         batch_size=batch_size,
+        preprocessing=preprocessing,
+        raw=(train, val, test),
+        seed=seed,
+        cache=cache,
+    )
+
+
+def with_preprocess(data: Datasets, mode: str) -> Datasets:
+    """The same splits under another preprocessing mode (``data.preprocessing`` stats)."""
+    if data.preprocessing is not None and data.preprocessing.mode == mode:
+        return data
+    preprocessing = dataclasses.replace(data.preprocessing, mode=mode)
+    return build(
+        *data.raw,
+        info=dataclasses.replace(data.info, preprocess=mode),
+        batch_size=data.batch_size,
+        seed=data.seed,
+        cache=data.cache,
+        preprocessing=preprocessing,
     )

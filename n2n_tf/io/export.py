@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from n2n_tf.atomic import atomic_path
 from n2n_tf.io.load import EMBEDDED
+from n2n_tf.predictions import predicted_class_np
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def export(
         xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in validation], strict=True)
         x_val, y_val = np.concatenate(xs), np.concatenate(ys)
         ref = np.asarray(model.predict(x_val, verbose=0, batch_size=256))
-        report["keras"] = {"accuracy": float(np.mean(ref.argmax(-1) == y_val))}
+        report["keras"] = {"accuracy": float(np.mean(predicted_class_np(ref) == y_val))}
     if "keras" in formats or "saved_model" in formats:
         with atomic_path(out / "model.keras") as tmp:
             model.save(tmp)
@@ -139,8 +140,8 @@ def export(
         if x_val is not None:
             outputs, latency = run_tflite(path, x_val, latency_runs)
             entry.update(
-                agreement=float(np.mean(outputs.argmax(-1) == ref.argmax(-1))),
-                accuracy=float(np.mean(outputs.argmax(-1) == y_val)),
+                agreement=float(np.mean(predicted_class_np(outputs) == predicted_class_np(ref))),
+                accuracy=float(np.mean(predicted_class_np(outputs) == y_val)),
                 max_abs_diff=float(np.abs(outputs - ref).max()),
                 latency_ms=latency,
             )

@@ -119,7 +119,7 @@ def test_rejected_inputs_get_one_clear_message_and_write_nothing(tmp_path, make,
     before = listing(tmp_path)
     with pytest.raises(ValueError, match=pattern) as err:
         load_teacher(str(target))
-    assert "Supported" in str(err.value) or "Build the model" in str(err.value)
+    assert "Supported" in str(err.value) or "Save it as a functional" in str(err.value)
     assert listing(tmp_path) == before
 
 
