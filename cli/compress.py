@@ -6,11 +6,25 @@ from pathlib import Path
 
 import click
 
-from n2n_tf.cli.options import config_option, flag_overrides, set_option
+from n2n_tf.cli.options import (
+    architecture_option,
+    check_line,
+    config_option,
+    flag_overrides,
+    force_option,
+    min_teacher_accuracy_option,
+    preprocess_option,
+    raw_inputs_option,
+    set_option,
+)
 
 
 def _summary(metrics: dict) -> str:
     t, s = metrics["teacher"], metrics["student"]
+    check = metrics.get("teacher_check")
+    head = []
+    if check:
+        head.append(check_line(check))
     rows = [
         ("", "teacher", "student"),
         ("test accuracy", f"{t['test_accuracy']:.2%}", f"{s['test_accuracy']:.2%}"),
@@ -18,7 +32,7 @@ def _summary(metrics: dict) -> str:
         ("params", f"{t['params']:,}", f"{s['params']:,}"),
         ("FLOPs (MACs)", f"{t['flops']:,}", f"{s['flops']:,}"),
     ]
-    lines = [f"{a:<15}{b:>14}{c:>14}" for a, b, c in rows]
+    lines = head + [f"{a:<15}{b:>14}{c:>14}" for a, b, c in rows]
     lines.append(
         f"compression {metrics['compression_ratio']:.1f}x (C={metrics['compression']:.3f}), "
         f"reward {metrics['reward']:.3f}, {metrics['students_trained']} students trained, "
@@ -38,7 +52,11 @@ def _summary(metrics: dict) -> str:
 
 
 @click.command("compress")
-@click.option("--teacher", required=False, help="Teacher: a .keras file or zoo:NAME.")
+@click.option(
+    "--teacher",
+    required=False,
+    help="Teacher: a .keras or legacy .h5 file, a SavedModel directory, or zoo:NAME.",
+)
 @click.option("--dataset", default=None, help="tfds name, folder:PATH, mnist5k or digits.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory.")
 @click.option(
@@ -57,6 +75,11 @@ def _summary(metrics: dict) -> str:
 @click.option("--max-tflite-bytes", type=float, default=None, help="Constraint: TFLite size.")
 @click.option("--unsafe", is_flag=True, help="Allow teacher files that store Python code.")
 @click.option("--no-export", is_flag=True, help="Skip exporting the final student.")
+@preprocess_option
+@force_option
+@min_teacher_accuracy_option
+@architecture_option
+@raw_inputs_option
 @config_option
 @set_option
 def compress(
@@ -73,6 +96,11 @@ def compress(
     max_tflite_bytes,
     unsafe,
     no_export,
+    preprocess,
+    force,
+    min_teacher_accuracy,
+    architecture,
+    no_preprocessing_layers,
     config_path,
     overrides,
 ):
@@ -96,6 +124,8 @@ def compress(
             "search.max_flops": max_flops,
             "search.min_accuracy": min_accuracy,
             "search.max_tflite_bytes": max_tflite_bytes,
+            "data.preprocess": preprocess,
+            "teacher.min_accuracy": min_teacher_accuracy,
         }
     )
     config = load_config(config_path, [*flags, *overrides])
@@ -109,6 +139,9 @@ def compress(
         resume=bool(resume_dir),
         safe_mode=not unsafe,
         formats=() if no_export else FORMATS,
+        force=force,
+        architecture=architecture,
+        bake_preprocessing=not no_preprocessing_layers,
     )
     click.echo(_summary(result.metrics))
     if result.metrics.get("export"):
@@ -116,3 +149,8 @@ def compress(
 
         click.echo(format_report(result.metrics["export"]))
     click.echo(f"Student: {result.run_dir / 'final' / 'student.keras'}")
+    if result.metrics.get("export") and not no_preprocessing_layers:
+        click.echo(
+            f"Deployable files in {result.run_dir / 'final'} take raw pixels (0..255): "
+            f"preprocessing `{result.metrics['preprocess']}` is inside them"
+        )

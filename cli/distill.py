@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from n2n_tf.cli.options import config_option, flag_overrides, set_option
+from n2n_tf.cli.options import (
+    check_line,
+    config_option,
+    flag_overrides,
+    force_option,
+    min_teacher_accuracy_option,
+    preprocess_option,
+    set_option,
+)
 
 
 @click.command("distill")
@@ -17,6 +25,9 @@ from n2n_tf.cli.options import config_option, flag_overrides, set_option
 @click.option("--strategy", default=None, help="auto, default, mirrored or multi_worker.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .keras file.")
 @click.option("--unsafe", is_flag=True, help="Allow model files that store Python code.")
+@preprocess_option
+@force_option
+@min_teacher_accuracy_option
 @config_option
 @set_option
 def distill(
@@ -29,6 +40,9 @@ def distill(
     strategy,
     out,
     unsafe,
+    preprocess,
+    force,
+    min_teacher_accuracy,
     config_path,
     overrides,
 ):
@@ -42,12 +56,17 @@ def distill(
             "distill.loss": loss,
             "distill.learning_rate": lr,
             "runtime.strategy": strategy,
+            "data.preprocess": preprocess,
+            "teacher.min_accuracy": min_teacher_accuracy,
         }
     )
     from n2n_tf.config import load_config
 
     config = load_config(config_path, [*flags, *overrides])
-    summary = distill_files(teacher_path, student_path, config, out, safe_mode=not unsafe)
+    summary = distill_files(
+        teacher_path, student_path, config, out, safe_mode=not unsafe, force=force
+    )
+    click.echo(check_line(summary["teacher_check"]))
     click.echo(
         f"Teacher {summary['teacher_accuracy']:.2%} ({summary['teacher_params']:,} params); "
         f"student {summary['before']:.2%} before, {summary['after']:.2%} after "

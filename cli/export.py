@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from n2n_tf.cli.options import config_option, set_option
+from n2n_tf.cli.options import (
+    check_line,
+    config_option,
+    flag_overrides,
+    force_option,
+    min_teacher_accuracy_option,
+    preprocess_option,
+    raw_inputs_option,
+    set_option,
+)
 
 
 def format_report(report: dict) -> str:
@@ -39,20 +48,50 @@ def format_report(report: dict) -> str:
 @click.option("--dataset", default=None, help="Data for int8 calibration and parity checks.")
 @click.option("--out", type=click.Path(file_okay=False), default="export", show_default=True)
 @click.option("--unsafe", is_flag=True, help="Allow loading models that store Python code.")
+@preprocess_option
+@force_option
+@min_teacher_accuracy_option
+@raw_inputs_option
 @config_option
 @set_option
-def export(model_path, formats, dataset, out, unsafe, config_path, overrides):
-    """Export MODEL_PATH to deployable formats with parity and latency checks."""
+def export(
+    model_path,
+    formats,
+    dataset,
+    out,
+    unsafe,
+    preprocess,
+    force,
+    min_teacher_accuracy,
+    no_preprocessing_layers,
+    config_path,
+    overrides,
+):
+    """Export MODEL_PATH to deployable formats with parity and latency checks.
+
+    With --dataset the exported files start with the preprocessing as Keras layers and
+    take raw pixels (0..255), and every artifact is checked on raw validation images.
+    """
     from n2n_tf.io.run import export_file
 
-    report = export_file(
+    flags = flag_overrides({"teacher.min_accuracy": min_teacher_accuracy})
+    report, check = export_file(
         model_path,
         [f.strip() for f in formats.split(",") if f.strip()],
         out,
         dataset,
         config_path,
-        overrides,
+        [*flags, *overrides],
         safe_mode=not unsafe,
+        preprocess=preprocess,
+        force=force,
+        bake_preprocessing=not no_preprocessing_layers,
     )
+    if check is not None:
+        click.echo(check_line(check.to_dict()))
+        if not no_preprocessing_layers:
+            click.echo(
+                f"The exported files take raw pixels (preprocessing `{check.preprocess}` inside)"
+            )
     click.echo(format_report(report))
     click.echo(f"Written to {out}")

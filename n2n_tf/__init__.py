@@ -25,6 +25,8 @@ _LAZY = {
     "Trainer": ("n2n_tf.distill", "Trainer"),
     "distill": ("n2n_tf.distill", "distill"),
     "load_model": ("n2n_tf.io", "load_model"),
+    "load_teacher": ("n2n_tf.io", "load_teacher"),
+    "inspect_teacher": ("n2n_tf.jobs.inspect", "inspect_teacher"),
     "compress": ("n2n_tf.search", "compress"),
     "CompressionResult": ("n2n_tf.search", "CompressionResult"),
 }

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 
 from n2n_tf import data as data_lib
-from n2n_tf import models
+from n2n_tf import models, predictions
 from n2n_tf.atomic import atomic_path
 from n2n_tf.config import Config, save_config
 from n2n_tf.graph import count_params
@@ -47,10 +47,7 @@ def make_optimizer(cfg, steps: int) -> keras.optimizers.Optimizer:
 
 def accuracy(model: keras.Model, dataset) -> float:
     """Top-1 accuracy of a logits model on a batched ``(x, y)`` dataset."""
-    metric = keras.metrics.SparseCategoricalAccuracy()
-    for x, y in dataset:
-        metric.update_state(y, model(x, training=False))
-    return float(metric.result())
+    return predictions.accuracy(model, dataset)
 
 
 def train_teacher(config: Config, out: str | Path | None = None, verbose: int | str = "auto"):

@@ -9,12 +9,18 @@ from n2n_tf.atomic import atomic_path
 from n2n_tf.config import Config, save_config
 from n2n_tf.distill.trainer import Trainer
 from n2n_tf.graph import count_params
-from n2n_tf.io import load_model, load_teacher
+from n2n_tf.io import load_teacher
+from n2n_tf.jobs.preamble import prepare
 from n2n_tf.runtime import configure_threads, set_seed
 
 
 def distill_files(
-    teacher_path: str, student_path: str, config: Config, out: str, safe_mode: bool = True
+    teacher_path: str,
+    student_path: str,
+    config: Config,
+    out: str,
+    safe_mode: bool = True,
+    force: bool = False,
 ) -> dict:
     """Loads teacher and student, distils, saves the student atomically; returns figures.
 
@@ -24,22 +30,17 @@ def distill_files(
     if Path(out).suffix != ".keras":
         raise ValueError(f"The student is saved as a .keras file. Received: out='{out}'")
     configure_threads(config.runtime.intra_op_threads, config.runtime.inter_op_threads)
-    teacher = load_teacher(teacher_path, safe_mode=safe_mode)
-    student = load_model(student_path, safe_mode=safe_mode)
-    if tuple(teacher.input_shape) != tuple(student.input_shape) or tuple(
-        teacher.output_shape
-    ) != tuple(student.output_shape):
-        raise ValueError(
-            "Teacher and student must have the same input and output shapes. Received: "
-            f"teacher={teacher.input_shape}->{teacher.output_shape}, "
-            f"student={student.input_shape}->{student.output_shape}"
-        )
     set_seed(config.runtime.seed)
     ds = data_lib.from_config(config.data, seed=config.runtime.seed)
-    if tuple(teacher.input_shape[1:]) != tuple(ds.info.input_shape):
+    teacher = load_teacher(teacher_path, safe_mode=safe_mode)
+    prepared = prepare(teacher, ds, config, force=force)
+    teacher, ds = prepared.teacher, prepared.data
+    # Students are trained on logits too, fitted to the same images.
+    student = load_teacher(student_path, safe_mode=safe_mode, input_shape=ds.info.input_shape)
+    if tuple(teacher.output_shape) != tuple(student.output_shape):
         raise ValueError(
-            f"The teacher expects inputs of shape {teacher.input_shape[1:]} but dataset "
-            f"`{ds.info.name}` has {ds.info.input_shape}. Received: dataset='{ds.info.name}'"
+            "Teacher and student must have the same output shape. Received: "
+            f"teacher={teacher.output_shape}, student={student.output_shape}"
         )
     trainer = Trainer(teacher, config.distill, config.runtime)
     teacher_acc, before = trainer.evaluate([teacher, student], ds.val)
@@ -49,7 +50,7 @@ def distill_files(
     (test_acc,) = trainer.evaluate([student], ds.test)
     with atomic_path(out) as tmp:
         student.save(tmp)
-    save_config(config, Path(out).with_name(f"{Path(out).stem}.config.yaml"))
+    save_config(prepared.config, Path(out).with_name(f"{Path(out).stem}.config.yaml"))
     return {
         "teacher_accuracy": teacher_acc,
         "teacher_params": count_params(teacher),
@@ -58,4 +59,5 @@ def distill_files(
         "after": result.val_accuracy,
         "test_accuracy": test_acc,
         "seconds": result.seconds,
+        "teacher_check": prepared.check.to_dict(),
     }

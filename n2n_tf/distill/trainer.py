@@ -24,6 +24,7 @@ from n2n_tf.distill.cache import TeacherCache
 from n2n_tf.distill.losses import distillation_loss
 from n2n_tf.distill.optimizers import FusedAdamW, FusedSGD
 from n2n_tf.interrupt import check as check_interrupt
+from n2n_tf.predictions import predicted_class
 from n2n_tf.runtime import make_strategy
 
 logger = logging.getLogger(__name__)
@@ -308,7 +309,7 @@ class Trainer:
             return tf.stack(
                 [
                     tf.reduce_sum(
-                        tf.cast(tf.equal(tf.argmax(m(x, training=False), -1), y), tf.int64)
+                        tf.cast(tf.equal(predicted_class(m(x, training=False)), y), tf.int64)
                     )
                     for m in models
                 ]

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from n2n_tf.atomic import atomic_path
+from n2n_tf.io.adapt import prepend
 from n2n_tf.io.load import EMBEDDED
 from n2n_tf.predictions import predicted_class_np
 
@@ -79,6 +80,11 @@ def run_tflite(path: Path, inputs: np.ndarray, runs: int = 200) -> tuple[np.ndar
         return np.load(Path(tmp) / "out.npy"), latency
 
 
+def with_preprocessing(model: keras.Model, preprocessing) -> keras.Model:
+    """``model`` taking raw pixels: the preprocessing as leading Keras layers, one flat graph."""
+    return prepend(model, preprocessing.layers(), tuple(model.input_shape[1:]), name="n2n")
+
+
 def export(
     model: keras.Model,
     out_dir: str | Path,
@@ -86,6 +92,7 @@ def export(
     representative=None,
     validation=None,
     latency_runs: int = 200,
+    preprocessing=None,
 ) -> dict:
     """Writes the requested formats and checks each against the Keras model.
 
@@ -96,6 +103,9 @@ def export(
         representative: float32 input batches from the training split (int8).
         validation: batched ``(x, y)`` for parity and accuracy (default: none).
         latency_runs: timed single-image TFLite invocations.
+        preprocessing: a ``data.Preprocessing`` to put in front of the model as
+            Keras layers, so every artifact takes raw pixels (0..255); then
+            ``representative`` and ``validation`` must hold raw pixels too.
 
     Returns:
         Per format: path, bytes, and for TFLite top-1 agreement with Keras,
@@ -110,6 +120,8 @@ def export(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {}
+    if preprocessing is not None:
+        model = with_preprocessing(model, preprocessing)
     x_val = y_val = ref = None
     if validation is not None:
         xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in validation], strict=True)

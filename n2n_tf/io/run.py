@@ -12,36 +12,66 @@ from n2n_tf.io.load import load_model
 CALIBRATION_BATCHES = 4
 
 
-def representative(data, batches: int = CALIBRATION_BATCHES) -> list:
-    """Float32 input batches from the training split (int8 calibration)."""
-    return [x.numpy() for x, _ in data.train_plain.take(batches)]
+def representative(data, batches: int = CALIBRATION_BATCHES, raw: bool = False) -> list:
+    """Float32 input batches from the training split (int8 calibration).
+
+    ``raw``: the pixels as a deployment feeds them (0..255), for exports that
+    carry their preprocessing; otherwise preprocessed as the pipelines do.
+    """
+    source = data.raw_batches("train") if raw else data.train_plain
+    return [x.numpy() for x, _ in source.take(batches)]
 
 
-def export_file(model_path, formats, out, dataset, config_path, overrides, safe_mode=True) -> dict:
+def export_file(
+    model_path,
+    formats,
+    out,
+    dataset,
+    config_path,
+    overrides,
+    safe_mode=True,
+    preprocess: str | None = None,
+    force: bool = False,
+    bake_preprocessing: bool = True,
+) -> tuple[dict, object]:
     """Loads a model, exports ``formats`` to ``out``, checks them on ``dataset``'s val split.
+
+    With a dataset the model is checked first like a teacher (``jobs.preamble``:
+    preprocessing resolved, accuracy above the floor unless ``force``) and, with
+    ``bake_preprocessing``, every artifact takes raw pixels (0..255).
+
+    Returns:
+        ``(report, check)``: per-format figures and the ``TeacherCheck`` (or None).
 
     Raises:
         ValueError: unreadable model, int8 without a dataset, or mismatched shapes.
     """
+    from n2n_tf.io.adapt import adapt_input, strip_head
+    from n2n_tf.jobs.preamble import prepare
+
     model = load_model(model_path, safe_mode=safe_mode)
     config = load_config(config_path, list(overrides))
+    if preprocess is not None:
+        config = dataclasses.replace(
+            config, data=dataclasses.replace(config.data, preprocess=preprocess)
+        )
     if dataset is None and "tflite-int8" in formats:
         raise ValueError(
             "Full-integer int8 export needs --dataset for calibration data. "
             f"Received: formats={formats}"
         )
-    data = None
-    if dataset is not None:
-        data = data_lib.from_config(dataclasses.replace(config.data, dataset=dataset))
-        if tuple(model.input_shape[1:]) != tuple(data.info.input_shape):
-            raise ValueError(
-                f"The model expects inputs of shape {tuple(model.input_shape[1:])} but dataset "
-                f"`{dataset}` has {data.info.input_shape}. Received: dataset='{dataset}'"
-            )
-    return export(
+    if dataset is None:
+        return export(model, out, formats), None
+    data = data_lib.from_config(dataclasses.replace(config.data, dataset=dataset))
+    prepared = prepare(strip_head(model)[0], data, config, force=force)
+    data = prepared.data
+    model = adapt_input(model, data.info.input_shape)
+    report = export(
         model,
         out,
         formats,
-        representative=representative(data) if data else None,
-        validation=data.val if data else None,
+        representative=representative(data, raw=bake_preprocessing),
+        validation=data.raw_batches("val") if bake_preprocessing else data.val,
+        preprocessing=data.preprocessing if bake_preprocessing else None,
     )
+    return report, prepared.check

@@ -19,6 +19,7 @@ from n2n_tf.config import Config, save_config
 from n2n_tf.data import Datasets
 from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
 from n2n_tf.io.run import representative
+from n2n_tf.jobs.preamble import prepare
 from n2n_tf.runtime import configure_threads, set_seed
 from n2n_tf.search.loop import STAGES, Search
 from n2n_tf.search.reward import compression, reward
@@ -35,7 +36,9 @@ class CompressionResult:
     run_dir: Path
 
 
-def resolve_teacher(teacher, data: Datasets, safe_mode: bool = True) -> keras.Model:
+def resolve_teacher(
+    teacher, data: Datasets, safe_mode: bool = True, architecture: str | None = None
+) -> keras.Model:
     """A keras.Model, any file ``io.load_teacher`` reads, or ``zoo:NAME`` (untrained)."""
     if isinstance(teacher, keras.Model):
         return strip_softmax(teacher)
@@ -44,6 +47,7 @@ def resolve_teacher(teacher, data: Datasets, safe_mode: bool = True) -> keras.Mo
         safe_mode,
         input_shape=data.info.input_shape,
         num_classes=data.info.num_classes,
+        architecture=architecture,
     )
 
 
@@ -69,6 +73,10 @@ def compress(
     on_update=None,
     safe_mode: bool = True,
     formats=FORMATS,
+    preprocess: str | None = None,
+    force: bool = False,
+    architecture: str | None = None,
+    bake_preprocessing: bool = True,
 ) -> CompressionResult:
     """Finds, fine-tunes and saves a small student of ``teacher`` (N2N learning).
 
@@ -84,6 +92,12 @@ def compress(
         on_update: progress callback, called after every policy update.
         safe_mode: refuse teacher files that store Python code.
         formats: export formats of the final student (``io.FORMATS``; empty: none).
+        preprocess: input preprocessing (``data.MODES`` or ``auto``; default: the
+            config's ``data.preprocess``); resolved before the search and saved.
+        force: go on with a teacher below the accuracy floor.
+        architecture: the architecture JSON of a weights-only ``.h5`` teacher.
+        bake_preprocessing: exported files start with the preprocessing as Keras
+            layers and take raw pixels (0..255).
 
     Returns:
         A ``CompressionResult``.
@@ -92,6 +106,7 @@ def compress(
         >>> result = n2n_tf.compress(teacher, "mnist5k", n2n_tf.load_config("configs/demo.yaml"))
     """
     run_dir = Path(out)
+    teacher_arg = teacher
     # Before anything starts TensorFlow (a model passed in has started it: then logged).
     configure_threads(
         config.runtime.intra_op_threads,
@@ -110,12 +125,18 @@ def compress(
         # The run's own copy: the same weights even for an untrained zoo teacher.
         teacher = load_model(str(saved_teacher), safe_mode=safe_mode)
     else:
-        teacher = resolve_teacher(teacher, data, safe_mode)
-    if tuple(teacher.input_shape[1:]) != tuple(data.info.input_shape):
-        raise ValueError(
-            f"The teacher expects inputs of shape {tuple(teacher.input_shape[1:])} but dataset "
-            f"`{data.info.name}` has {data.info.input_shape}. Received: dataset='{data.info.name}'"
+        teacher = resolve_teacher(teacher, data, safe_mode, architecture)
+    if preprocess is not None:
+        config = dataclasses.replace(
+            config, data=dataclasses.replace(config.data, preprocess=preprocess)
         )
+    untrained = isinstance(teacher_arg, str) and teacher_arg.startswith("zoo:")
+    if untrained:
+        logger.warning(
+            "`%s` is an untrained zoo network: the teacher check is skipped", teacher_arg
+        )
+    prepared = prepare(teacher, data, config, force=force or untrained)
+    teacher, data, config = prepared.teacher, prepared.data, prepared.config
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
     if not resume:
@@ -148,8 +169,9 @@ def compress(
             student,
             run_dir / "final",
             formats,
-            representative=representative(data),
-            validation=data.val,
+            representative=representative(data, raw=bake_preprocessing),
+            validation=data.raw_batches("val") if bake_preprocessing else data.val,
+            preprocessing=data.preprocessing if bake_preprocessing else None,
         )
     params = graph.count_params(student)
     flops = graph.count_flops(student)
@@ -177,6 +199,8 @@ def compress(
         "students_trained": trained,
         "random_baseline": random,
         "export": exported,
+        "preprocess": config.data.preprocess,
+        "teacher_check": prepared.check.to_dict(),
         "seconds": time.perf_counter() - start,
     }
     write_text(run_dir / "report.json", json.dumps(metrics, indent=2))

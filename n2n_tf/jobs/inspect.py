@@ -1,0 +1,118 @@
+"""``inspect``: what the policies see in a teacher, and how it scores on a dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import keras
+
+from n2n_tf import data as data_lib
+from n2n_tf import graph
+from n2n_tf.config import Config
+from n2n_tf.io import load_teacher, strip_softmax
+from n2n_tf.jobs.preamble import choose_preprocess, fit_teacher, prepare, score_candidates
+from n2n_tf.predictions import accuracy
+
+logger = logging.getLogger(__name__)
+
+# Shape and classes a zoo teacher is built with when no dataset is given (CIFAR-10).
+ZOO_DEFAULT = ((32, 32, 3), 10)
+
+
+def _shape(layer) -> list | None:
+    try:
+        return [d for d in layer.output.shape[1:]]
+    except (AttributeError, ValueError):
+        return None
+
+
+def layer_table(model: keras.Model) -> dict:
+    """The structural facts of ``graph.inspect`` as plain values (the JSON ``layers``).
+
+    One row per layer the policies see (name, type, output shape, params,
+    FLOPs, removable, shrinkable, channel group) plus the layers surgery keeps
+    as they are, with the reason.
+    """
+    spec = graph.inspect(model)
+    rows = []
+    for s in spec.layers:
+        try:
+            layer = model.get_layer(s.name)
+        except ValueError:  # a layer inlined from a nested model
+            layer = None
+        rows.append(
+            {
+                "name": s.name,
+                "type": getattr(s, "type", None)
+                or (type(layer).__name__ if layer is not None else s.kind),
+                "output_shape": list(getattr(s, "output_shape", None) or _shape(layer) or []),
+                "params": int(s.params),
+                "flops": int(getattr(s, "flops", 0) or 0),
+                "removable": bool(s.removable),
+                "shrinkable": bool(s.shrinkable),
+                "group": int(s.group),
+                "tied_to": s.tied_to,
+            }
+        )
+    fixed = getattr(spec, "fixed", None) or {}
+    return {
+        "name": spec.name,
+        "params": int(spec.params),
+        "flops": int(spec.flops),
+        "layers": rows,
+        "fixed": [{"name": n, "reason": r} for n, r in dict(fixed).items()],
+    }
+
+
+def inspect_teacher(
+    teacher,
+    config: Config,
+    dataset: str | None = None,
+    safe_mode: bool = True,
+    architecture: str | None = None,
+) -> dict:
+    """Inspects a teacher (model, file or ``zoo:NAME``); with a dataset, also scores it.
+
+    Returns:
+        ``params``, ``flops``, ``layers`` (see ``layer_table``), ``fixed``; with a
+        dataset also ``preprocess`` = ``{"chosen", "candidates"}`` and
+        ``accuracy`` = ``{"val", "test"}`` (fractions).
+    """
+    data = None
+    if dataset is not None:
+        data_config = dataclasses.replace(config.data, dataset=dataset)
+        config = dataclasses.replace(config, data=data_config)
+        data = data_lib.from_config(data_config, seed=config.runtime.seed)
+        shape, classes = data.info.input_shape, data.info.num_classes
+    else:
+        shape, classes = ZOO_DEFAULT
+    if isinstance(teacher, keras.Model):
+        model = strip_softmax(teacher)
+    else:
+        model = load_teacher(
+            str(teacher),
+            safe_mode,
+            input_shape=shape if data is not None or str(teacher).startswith("zoo:") else None,
+            num_classes=classes,
+            architecture=architecture,
+        )
+    if data is None:
+        return layer_table(model)
+    model = fit_teacher(model, data)
+    modes = data_lib.candidates(data.info.input_shape[-1])
+    if config.data.preprocess == data_lib.AUTO:
+        chosen, candidates = choose_preprocess(model, data)
+    else:
+        chosen, candidates = config.data.preprocess, score_candidates(model, data, modes)
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, preprocess=chosen))
+    prepared = prepare(model, data, config, force=True)
+    out = layer_table(prepared.teacher)
+    out["preprocess"] = {"chosen": chosen, "candidates": candidates}
+    out["accuracy"] = {
+        "val": prepared.check.val_accuracy,
+        "test": accuracy(prepared.teacher, prepared.data.test),
+    }
+    out["floor"] = prepared.check.floor
+    out["dataset"] = data.info.name
+    return out
