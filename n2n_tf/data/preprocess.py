@@ -88,17 +88,30 @@ class Preprocessing:
         return None
 
     def __call__(self, x):
-        """Maps a float32 tensor of raw pixels (0..255, channels last) to model inputs."""
+        """Maps a float32 tensor of raw pixels (0..255, channels last) to model inputs.
+
+        Written as divisions (no multiply-add a compiler could fuse), so the
+        pipeline gives bit-identical inputs under every tf.distribute strategy.
+        """
         import tensorflow as tf
 
-        affine = self._affine()
-        if affine is not None:
-            scale, offset = affine
-            return x * tf.constant(scale) + tf.constant(offset)
-        if self.mode == "pixel_mean":
-            return x / 255.0 - tf.constant(self.pixel_mean, tf.float32)
-        # caffe
-        return x[..., ::-1] - tf.constant(CAFFE_BGR_MEAN, tf.float32)
+        def const(values):
+            return tf.constant(values, tf.float32)
+
+        mode = self.mode
+        if mode == "raw":
+            return x
+        if mode == "unit":
+            return x / 255.0
+        if mode == "symmetric":
+            return x / 127.5 - 1.0
+        if mode == "standardize":
+            return (x / 255.0 - const(self.mean)) / const(self.std)
+        if mode == "torch":
+            return (x / 255.0 - const(TORCH_MEAN)) / const(TORCH_STD)
+        if mode == "pixel_mean":
+            return x / 255.0 - const(self.pixel_mean)
+        return x[..., ::-1] - const(CAFFE_BGR_MEAN)  # caffe
 
     def layers(self) -> list:
         """Built-in Keras layers doing the same mapping (for exports that take raw pixels)."""

@@ -203,6 +203,8 @@ def load_model(path: str, safe_mode: bool = True, architecture: str | None = Non
         return _load_keras_zip(p, safe_mode)
     if kind == F.HDF5:
         return _load_hdf5(p, safe_mode, Path(architecture) if architecture else None)
+    if p.suffix.lower() in (".keras", ".h5", ".hdf5"):
+        raise _corrupt(str(path), f"its bytes are not a {p.suffix} file's")
     raise ValueError(
         f"Cannot load teacher `{path}`: the file is neither a .keras archive nor HDF5 "
         f"(unknown format, suffix `{p.suffix or 'none'}`). {SUPPORTED}. Received: teacher='{path}'"
