@@ -66,13 +66,16 @@ def inspect(teacher, dataset, as_json, unsafe, preprocess, architecture, config_
     TEACHER is a .keras / .h5 file, a SavedModel directory or zoo:NAME (built for
     32x32x3 images and 10 classes when no --dataset is given).
     """
-    from n2n_tf.cli.options import flag_overrides
     from n2n_tf.config import load_config
     from n2n_tf.jobs.inspect import inspect_teacher
 
-    flags = flag_overrides({"data.preprocess": preprocess})
-    config = load_config(config_path, [*flags, *overrides])
+    config = load_config(config_path, list(overrides))
     report = inspect_teacher(
-        teacher, config, dataset, safe_mode=not unsafe, architecture=architecture
+        teacher,
+        dataset,
+        preprocess=preprocess,
+        config=config,
+        safe_mode=not unsafe,
+        architecture=architecture,
     )
     click.echo(json.dumps(report) if as_json else format_table(report))

@@ -9,7 +9,7 @@ import keras
 
 from n2n_tf import data as data_lib
 from n2n_tf import graph
-from n2n_tf.config import Config
+from n2n_tf.config import Config, load_config
 from n2n_tf.io import load_teacher, strip_softmax
 from n2n_tf.jobs.preamble import choose_preprocess, fit_teacher, prepare, score_candidates
 from n2n_tf.predictions import accuracy
@@ -67,18 +67,37 @@ def layer_table(model: keras.Model) -> dict:
 
 def inspect_teacher(
     teacher,
-    config: Config,
     dataset: str | None = None,
+    *,
+    preprocess: str | None = None,
+    config: Config | None = None,
     safe_mode: bool = True,
     architecture: str | None = None,
 ) -> dict:
     """Inspects a teacher (model, file or ``zoo:NAME``); with a dataset, also scores it.
+
+    Args:
+        teacher: a keras.Model, a model file or directory, or ``zoo:NAME``.
+        dataset: a dataset name; None inspects the structure only.
+        preprocess: ``auto`` or one of ``data.MODES`` (default: the config's).
+        config: data and runtime settings (default: the built-in defaults).
+        safe_mode: refuse files that store Python code.
+        architecture: the architecture JSON of a weights-only ``.h5``.
+
+    Example:
+        >>> report = n2n_tf.inspect("teacher.h5", "mnist5k", preprocess="auto")
+        >>> report["preprocess"]["chosen"], report["accuracy"]["val"]
 
     Returns:
         ``params``, ``flops``, ``layers`` (see ``layer_table``), ``fixed``; with a
         dataset also ``preprocess`` = ``{"chosen", "candidates"}`` and
         ``accuracy`` = ``{"val", "test"}`` (fractions).
     """
+    config = config or load_config(None)
+    if preprocess is not None:
+        config = dataclasses.replace(
+            config, data=dataclasses.replace(config.data, preprocess=preprocess)
+        )
     data = None
     if dataset is not None:
         data_config = dataclasses.replace(config.data, dataset=dataset)

@@ -188,3 +188,15 @@ def test_with_preprocess_keeps_splits(mnist):
     x_unit = next(iter(unit.val))[0].numpy()
     np.testing.assert_allclose(x_unit, x_raw / 255.0, atol=1e-6)
     assert dataclasses.replace(unit.info, preprocess="raw") == mnist.info
+
+
+def test_python_api_takes_the_same_preprocess_argument(digits, raw_only_teacher):
+    import n2n_tf
+
+    assert callable(n2n_tf.load_teacher) and callable(n2n_tf.load_model)
+    report = n2n_tf.inspect(raw_only_teacher, "digits", preprocess="unit")
+    assert report["preprocess"]["chosen"] == "unit"
+    assert report["accuracy"]["val"] < 0.2 and report["preprocess"]["candidates"]["raw"] > 0.9
+    auto = n2n_tf.inspect(raw_only_teacher, "digits")
+    assert auto["preprocess"]["chosen"] == "raw" and auto["accuracy"]["val"] > 0.9
+    assert auto["params"] == sum(int(np.prod(w.shape)) for w in raw_only_teacher.trainable_weights)
