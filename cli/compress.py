@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from n2n_tf.cli.options import config_option, flag_overrides, set_option
+from n2n_tf.cli.progress import live_progress, quiet_option
 
 
 def _summary(metrics: dict) -> str:
@@ -57,6 +58,7 @@ def _summary(metrics: dict) -> str:
 @click.option("--max-tflite-bytes", type=float, default=None, help="Constraint: TFLite size.")
 @click.option("--unsafe", is_flag=True, help="Allow teacher files that store Python code.")
 @click.option("--no-export", is_flag=True, help="Skip exporting the final student.")
+@quiet_option
 @config_option
 @set_option
 def compress(
@@ -73,6 +75,7 @@ def compress(
     max_tflite_bytes,
     unsafe,
     no_export,
+    quiet,
     config_path,
     overrides,
 ):
@@ -99,20 +102,24 @@ def compress(
         }
     )
     config = load_config(config_path, [*flags, *overrides])
-    result = run(
-        teacher,
-        None,
-        config,
-        out=out or "runs/compress",
-        removal_policy=removal_policy,
-        shrink_policy=shrink_policy,
-        resume=bool(resume_dir),
-        safe_mode=not unsafe,
-        formats=() if no_export else FORMATS,
-    )
+    with live_progress(quiet) as progress:
+        result = run(
+            teacher,
+            None,
+            config,
+            out=out or "runs/compress",
+            removal_policy=removal_policy,
+            shrink_policy=shrink_policy,
+            resume=bool(resume_dir),
+            safe_mode=not unsafe,
+            formats=() if no_export else FORMATS,
+            progress=progress,
+        )
     click.echo(_summary(result.metrics))
     if result.metrics.get("export"):
         from n2n_tf.cli.export import format_report
 
         click.echo(format_report(result.metrics["export"]))
     click.echo(f"Student: {result.run_dir / 'final' / 'student.keras'}")
+    if (result.run_dir / "report.html").is_file():
+        click.echo(f"Report: {result.run_dir / 'report.html'}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from n2n_tf.cli.options import config_option, flag_overrides, set_option
+from n2n_tf.cli.progress import live_progress, quiet_option
 
 
 @click.command("distill")
@@ -17,6 +18,7 @@ from n2n_tf.cli.options import config_option, flag_overrides, set_option
 @click.option("--strategy", default=None, help="auto, default, mirrored or multi_worker.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .keras file.")
 @click.option("--unsafe", is_flag=True, help="Allow model files that store Python code.")
+@quiet_option
 @config_option
 @set_option
 def distill(
@@ -29,6 +31,7 @@ def distill(
     strategy,
     out,
     unsafe,
+    quiet,
     config_path,
     overrides,
 ):
@@ -47,7 +50,10 @@ def distill(
     from n2n_tf.config import load_config
 
     config = load_config(config_path, [*flags, *overrides])
-    summary = distill_files(teacher_path, student_path, config, out, safe_mode=not unsafe)
+    with live_progress(quiet) as progress:
+        summary = distill_files(
+            teacher_path, student_path, config, out, safe_mode=not unsafe, progress=progress
+        )
     click.echo(
         f"Teacher {summary['teacher_accuracy']:.2%} ({summary['teacher_params']:,} params); "
         f"student {summary['before']:.2%} before, {summary['after']:.2%} after "

@@ -69,6 +69,7 @@ def compress(
     on_update=None,
     safe_mode: bool = True,
     formats=FORMATS,
+    progress=None,
 ) -> CompressionResult:
     """Finds, fine-tunes and saves a small student of ``teacher`` (N2N learning).
 
@@ -84,6 +85,8 @@ def compress(
         on_update: progress callback, called after every policy update.
         safe_mode: refuse teacher files that store Python code.
         formats: export formats of the final student (``io.FORMATS``; empty: none).
+        progress: a ``n2n_tf.progress.Progress`` told about every training pass
+            and policy update (the CLI draws it; default: silent).
 
     Returns:
         A ``CompressionResult``.
@@ -122,7 +125,9 @@ def compress(
         with atomic_path(saved_teacher) as tmp:
             teacher.save(tmp)
     start = time.perf_counter()
-    search = Search(teacher, data, config, run_dir, removal_policy, shrink_policy, on_update)
+    search = Search(
+        teacher, data, config, run_dir, removal_policy, shrink_policy, on_update, progress
+    )
     state = search.run(resume=resume)
     env = search.env
     arch, best_score = search.best()
@@ -136,6 +141,7 @@ def compress(
     student = env.build(arch)
     with atomic_path(run_dir / "students" / "best.keras") as tmp:
         student.save(tmp)
+    env.trainer.progress = search.progress.labelled("fine-tune")
     finetune = env.trainer.fit([student], data, epochs=config.distill.finetune_epochs)[0]
     if finetune.failed:
         raise ValueError(f"Fine-tuning the best student failed: {finetune.reason}")
@@ -181,4 +187,17 @@ def compress(
     }
     write_text(run_dir / "report.json", json.dumps(metrics, indent=2))
     logger.info("Report written to %s", run_dir / "report.json")
+    _write_report(run_dir, metrics)
     return CompressionResult(student, metrics, run_dir)
+
+
+def _write_report(run_dir: Path, metrics: dict) -> None:
+    """report.md/.html/.json with plots; a failure here must not lose the run's results."""
+    from n2n_tf.report import write_report
+
+    try:
+        paths = write_report(run_dir, metrics)
+    except Exception as err:  # noqa: BLE001 - the student and report.json are saved already
+        logger.warning("Could not render the report (%s); try `n2n-tf report %s`", err, run_dir)
+        return
+    logger.info("Report: %s", paths["html"])
