@@ -33,6 +33,8 @@ def rewards(per_update: dict[str, list[dict]]) -> bytes | None:
     if not stages:
         return None
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, len(stages), figsize=(5.5 * len(stages), 3.6), squeeze=False)
     for ax, stage in zip(axes[0], stages, strict=True):
         rows = per_update[stage]
@@ -41,6 +43,7 @@ def rewards(per_update: dict[str, list[dict]]) -> bytes | None:
         ax.plot(x, [r["mean_reward"] for r in rows], "-o", ms=3, color=colour, label="mean")
         ax.plot(x, [r["max_reward"] for r in rows], "--", color=colour, alpha=0.6, label="max")
         ax.plot(x, [r["baseline"] for r in rows], ":", color="black", label="baseline")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(f"{stage}: reward per update")
         ax.set_xlabel("update")
         ax.set_ylabel("reward")
