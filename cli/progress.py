@@ -86,11 +86,21 @@ class LiveProgress(Progress):
 
     def __enter__(self) -> LiveProgress:
         self.bars.start()
+        # Log lines go through rich's stderr proxy, above the bars instead of through them.
+        self._handlers = []
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (
+                sys.__stderr__,
+                self.console.file,
+            ):
+                self._handlers.append((handler, handler.setStream(sys.stderr)))
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
         self.bars.stop()
+        for handler, stream in self._handlers:
+            handler.setStream(stream)
 
     def start(self, label: str, total: int) -> None:
         self.stop()

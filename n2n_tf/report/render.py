@@ -328,7 +328,7 @@ def write_report(run_dir: str | Path, metrics: dict | None = None) -> dict[str, 
         "md": write_text(out / "report.md", markdown(run, metrics, figures, images)),
         "html": write_text(out / "report.html", html_page(run, metrics, figures, pngs)),
     }
-    logger.info("Report written to %s", paths["html"])
+    logger.debug("Report written to %s", paths["html"])
     return paths
 
 

@@ -200,4 +200,4 @@ def _write_report(run_dir: Path, metrics: dict) -> None:
     except Exception as err:  # noqa: BLE001 - the student and report.json are saved already
         logger.warning("Could not render the report (%s); try `n2n-tf report %s`", err, run_dir)
         return
-    logger.info("Report: %s", paths["html"])
+    logger.debug("Report: %s", paths["html"])
