@@ -131,6 +131,8 @@ def compress(
     state = search.run(resume=resume)
     env = search.env
     arch, best_score = search.best()
+    if best_score is None:  # never fine-tune and export the teacher as "the student"
+        raise ValueError(env.no_valid_student())
     for name, policy in (("removal", search.removal), ("shrink", search.shrink)):
         policy.save_policy(run_dir / "policies" / f"{name}.weights.h5")
 
