@@ -153,10 +153,21 @@ class Rule:
         return (None, None)
 
     def slice_weight(
-        self, node: Node, leaf: str, array: np.ndarray, s_in: Desc, t_in: Desc, s_out: Desc,
+        self,
+        node: Node,
+        leaf: str,
+        array: np.ndarray,
+        s_in: Desc,
+        t_in: Desc,
+        s_out: Desc,
         t_out: Desc,
-    ) -> np.ndarray | None:  # fmt: skip
-        """The teacher's weight sliced to the student's channels (None: re-initialise)."""
+    ) -> np.ndarray | None:
+        """The teacher's weight ``leaf`` sliced to the student's channels (None: re-initialise).
+
+        ``s_in``/``t_in`` describe the layer's first input in the student and the
+        teacher, ``s_out``/``t_out`` its output; by default the axes from
+        ``axes`` are sliced with ``channels.take``.
+        """
         in_axis, out_axis = self.axes(node, leaf, array.ndim)
         if in_axis is not None:
             array = take(array, in_axis, s_in, t_in)
@@ -197,8 +208,6 @@ class UnknownRule(Rule):
             for a, b in zip(step.ins, step.teacher_ins, strict=True)
         )
         if not same:
-            from n2n_tf.graph.rules import supported
-
             raise SurgeryError(
                 f"Layer `{step.name}` ({step.node.class_name}) is not supported by surgery and "
                 f"its input would change; supported layers: {', '.join(supported())}. "
