@@ -165,3 +165,19 @@ def test_the_silent_progress_ignores_everything():
     progress.advance(3)
     progress.stop()
     assert progress.update({}) is None
+
+
+def test_live_progress_only_on_a_terminal_and_never_when_quiet():
+    from n2n_tf.cli.progress import enabled
+
+    class Stream:
+        def __init__(self, tty):
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    assert enabled(False, Stream(True))
+    assert not enabled(True, Stream(True))  # --quiet
+    assert not enabled(False, Stream(False))  # a pipe or a CI log
+    assert not enabled(False, io.StringIO())
