@@ -17,6 +17,7 @@ from n2n_tf.cli.options import (
     raw_inputs_option,
     set_option,
 )
+from n2n_tf.cli.progress import live_progress, quiet_option
 
 
 def _summary(metrics: dict) -> str:
@@ -80,6 +81,7 @@ def _summary(metrics: dict) -> str:
 @min_teacher_accuracy_option
 @architecture_option
 @raw_inputs_option
+@quiet_option
 @config_option
 @set_option
 def compress(
@@ -101,6 +103,7 @@ def compress(
     min_teacher_accuracy,
     architecture,
     no_preprocessing_layers,
+    quiet,
     config_path,
     overrides,
 ):
@@ -129,20 +132,22 @@ def compress(
         }
     )
     config = load_config(config_path, [*flags, *overrides])
-    result = run(
-        teacher,
-        None,
-        config,
-        out=out or "runs/compress",
-        removal_policy=removal_policy,
-        shrink_policy=shrink_policy,
-        resume=bool(resume_dir),
-        safe_mode=not unsafe,
-        formats=() if no_export else FORMATS,
-        force=force,
-        architecture=architecture,
-        bake_preprocessing=not no_preprocessing_layers,
-    )
+    with live_progress(quiet) as progress:
+        result = run(
+            teacher,
+            None,
+            config,
+            out=out or "runs/compress",
+            removal_policy=removal_policy,
+            shrink_policy=shrink_policy,
+            resume=bool(resume_dir),
+            safe_mode=not unsafe,
+            formats=() if no_export else FORMATS,
+            progress=progress,
+            force=force,
+            architecture=architecture,
+            bake_preprocessing=not no_preprocessing_layers,
+        )
     click.echo(_summary(result.metrics))
     if result.metrics.get("export"):
         from n2n_tf.cli.export import format_report
@@ -154,3 +159,5 @@ def compress(
             f"Deployable files in {result.run_dir / 'final'} take raw pixels (0..255): "
             f"preprocessing `{result.metrics['preprocess']}` is inside them"
         )
+    if (result.run_dir / "report.html").is_file():
+        click.echo(f"Report: {result.run_dir / 'report.html'}")

@@ -13,6 +13,7 @@ from n2n_tf.cli.options import (
     preprocess_option,
     set_option,
 )
+from n2n_tf.cli.progress import live_progress, quiet_option
 
 
 @click.command("distill")
@@ -28,6 +29,7 @@ from n2n_tf.cli.options import (
 @preprocess_option
 @force_option
 @min_teacher_accuracy_option
+@quiet_option
 @config_option
 @set_option
 def distill(
@@ -43,6 +45,7 @@ def distill(
     preprocess,
     force,
     min_teacher_accuracy,
+    quiet,
     config_path,
     overrides,
 ):
@@ -63,9 +66,16 @@ def distill(
     from n2n_tf.config import load_config
 
     config = load_config(config_path, [*flags, *overrides])
-    summary = distill_files(
-        teacher_path, student_path, config, out, safe_mode=not unsafe, force=force
-    )
+    with live_progress(quiet) as progress:
+        summary = distill_files(
+            teacher_path,
+            student_path,
+            config,
+            out,
+            safe_mode=not unsafe,
+            progress=progress,
+            force=force,
+        )
     click.echo(check_line(summary["teacher_check"]))
     click.echo(
         f"Teacher {summary['teacher_accuracy']:.2%} ({summary['teacher_params']:,} params); "

@@ -38,7 +38,7 @@ def format_table(report: dict) -> str:
     )
     if report.get("fixed"):
         lines.append("Kept as they are:")
-        lines += [f"  {f['name']}: {f['reason']}" for f in report["fixed"]]
+        lines += [f"  {f['name']} ({f['type']}): {f['reason']}" for f in report["fixed"]]
     if "preprocess" in report:
         tried = ", ".join(f"{m} {a:.2%}" for m, a in report["preprocess"]["candidates"].items())
         lines.append(f"Preprocessing candidates (validation accuracy): {tried}")

@@ -12,6 +12,7 @@ from n2n_tf.cli.distill import distill
 from n2n_tf.cli.errors import N2NGroup, setup_logging
 from n2n_tf.cli.export import export
 from n2n_tf.cli.inspect import inspect
+from n2n_tf.cli.report import report
 from n2n_tf.cli.train_teacher import train_teacher
 
 
@@ -31,6 +32,7 @@ cli.add_command(distill)
 cli.add_command(compress)
 cli.add_command(export)
 cli.add_command(inspect)
+cli.add_command(report)
 
 
 def main() -> None:

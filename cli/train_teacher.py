@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from n2n_tf.cli.options import config_option, flag_overrides, set_option
+from n2n_tf.cli.progress import live_progress, quiet_option
 
 
 @click.command("train-teacher")
@@ -23,14 +24,13 @@ from n2n_tf.cli.options import config_option, flag_overrides, set_option
     show_default=True,
     help="Where to save the trained teacher (.keras).",
 )
+@quiet_option
 @config_option
 @set_option
 def train_teacher(
-    arch, dataset, epochs, width, batch_size, lr, data_dir, seed, out, config_path, overrides
+    arch, dataset, epochs, width, batch_size, lr, data_dir, seed, out, quiet, config_path, overrides
 ):
     """Train a teacher from the zoo and print its validation and test accuracy."""
-    import sys
-
     from n2n_tf.config import load_config
     from n2n_tf.teacher import train_teacher as run
 
@@ -47,7 +47,8 @@ def train_teacher(
         }
     )
     config = load_config(config_path, [*flags, *overrides])
-    result = run(config, out, verbose=1 if sys.stdout.isatty() else 2)
+    with live_progress(quiet) as progress:
+        result = run(config, out, verbose=0, progress=progress)
     click.echo(
         f"Teacher {config.teacher.arch} on {config.data.dataset}: "
         f"{result.params:,} parameters, trained in {result.seconds:.1f} s"

@@ -16,6 +16,7 @@ from n2n_tf.atomic import atomic_path
 from n2n_tf.config import Config, save_config
 from n2n_tf.graph import count_params
 from n2n_tf.interrupt import InterruptCheck
+from n2n_tf.progress import SILENT, Progress
 from n2n_tf.runtime import configure_threads, make_strategy, set_seed
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,52 @@ def accuracy(model: keras.Model, dataset) -> float:
     return predictions.accuracy(model, dataset)
 
 
-def train_teacher(config: Config, out: str | Path | None = None, verbose: int | str = "auto"):
+class ProgressCallback(keras.callbacks.Callback):
+    """Reports a Keras ``fit`` to a ``Progress``: a pass per epoch, a batch per step.
+
+    After every epoch ``progress.update`` gets ``kind="epoch"``, ``epoch``,
+    ``epochs``, the epoch's logs (``loss``, ``accuracy``, ``val_loss``,
+    ``val_accuracy``), ``seconds``, ``elapsed``, ``epochs_left`` and ``eta``.
+    """
+
+    def __init__(self, progress: Progress, epochs: int, steps: int):
+        super().__init__()
+        self.progress, self.epochs, self.steps = progress, epochs, steps
+        self.started = self.epoch_started = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.perf_counter()
+        self.progress.start(f"epoch {epoch + 1}/{self.epochs}", self.steps)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.progress.advance(1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.progress.stop()
+        now = time.perf_counter()
+        left = self.epochs - epoch - 1
+        info = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float))}
+        info.update(
+            kind="epoch",
+            epoch=epoch + 1,
+            epochs=self.epochs,
+            seconds=now - self.epoch_started,
+            elapsed=now - self.started,
+            epochs_left=left,
+            eta=(now - self.started) / (epoch + 1) * left,
+        )
+        self.progress.update(info)
+
+
+def train_teacher(
+    config: Config,
+    out: str | Path | None = None,
+    verbose: int | str = "auto",
+    progress: Progress | None = None,
+):
     """Builds ``config.teacher.arch`` and trains it on ``config.data.dataset``.
 
     Args:
@@ -58,6 +104,8 @@ def train_teacher(config: Config, out: str | Path | None = None, verbose: int | 
         out: where to save the ``.keras`` file (atomically, after training);
             the resolved config is written beside it as ``<stem>.config.yaml``.
         verbose: Keras progress bar setting (1: bar per epoch, 2: a line per epoch).
+        progress: told about every epoch and step (``ProgressCallback``); the
+            CLI passes one and ``verbose=0``.
 
     Returns:
         A ``TeacherResult`` with validation and test accuracy.
@@ -95,7 +143,10 @@ def train_teacher(config: Config, out: str | Path | None = None, verbose: int | 
         validation_data=ds.val,
         epochs=cfg.epochs,
         verbose=verbose,
-        callbacks=[InterruptCheck()],
+        callbacks=[
+            InterruptCheck(),
+            ProgressCallback(progress or SILENT, cfg.epochs, steps // cfg.epochs),
+        ],
     )
     seconds = time.perf_counter() - start
     result = TeacherResult(

@@ -1,7 +1,8 @@
 """Plain values shared across modules (no TensorFlow, no Keras).
 
 ``search`` talks to ``graph`` only through ``Architecture``; ``graph.inspect``
-describes a teacher with ``LayerSpec`` and ``ModelSpec``.
+describes a teacher with ``LayerSpec`` and ``ModelSpec`` (structural facts; the
+policies' features are computed from them in ``search.features``).
 """
 
 from __future__ import annotations
@@ -11,60 +12,77 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-FEATURE_NAMES = (
-    "is_conv",
-    "is_dense",
-    "is_depthwise",
-    "is_separable",
-    "kernel",
-    "stride",
-    "padding_same",
-    "log_outputs",
-    "skip_start",
-    "skip_end",
-    "log_params",
-    "flops_share",
-    "depth_fraction",
-    "log_in_spatial",
-    "log_out_spatial",
-)
-"""One time step of the policies: the paper's (type, kernel, stride, padding,
-outputs, skip-start, skip-end) plus normalised extras; every value is O(1)."""
-
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One weight layer of a teacher as the policies see it.
+    """One layer of a teacher: structural facts only (the search derives its features).
 
     Attributes:
         name: the layer's name in the (flattened) teacher.
-        kind: ``conv``, ``dense``, ``depthwise`` or ``separable``.
-        features: ``len(FEATURE_NAMES)`` normalised numbers.
-        removable: whether Stage 1 may remove it.
-        shrinkable: whether Stage 2 may change its width (group leaders only).
-        width: its number of outputs in the teacher.
-        group: the channel group it belongs to (layers tied by Add share one).
-        tied_to: the leader whose width factor this layer follows, if not itself.
+        type: its class name (``Conv2D``, ``BatchNormalization``, ``Add``, ...).
+        output_shape: its output shape without the batch axis.
         params: its trainable parameters in the teacher.
+        flops: its multiply-adds in one forward pass (0 for layers without weights).
+        removable: whether Stage 1 may remove it (weight layers only; BN and
+            activations that follow a weight layer are removed with it).
+        shrinkable: whether Stage 2 may set its width (one leader per channel group).
+        group: the channel group of its output; layers of one group change width together.
+        fixed_reason: why the search can neither remove it nor change its width
+            (None when it can, directly or by following a layer that can).
+        kind: ``conv``, ``dense``, ``depthwise`` or ``separable`` for weight layers
+            (the search's time steps), None for other layers.
+        width: its number of output channels.
+        tied_to: the leader whose width factor this layer follows, if not itself.
+        input_shape: the shape of its first input without the batch axis.
+        kernel_size: the largest side of its kernel (1 without one).
+        strides: its largest stride (1 without one).
+        padding: its padding (``same``/``valid``), None without one.
+        skip_start: it begins a branch that a residual merge joins.
+        skip_end: it ends such a branch.
     """
 
     name: str
-    kind: str
-    features: tuple[float, ...]
+    type: str
+    output_shape: tuple[int | None, ...]
+    params: int
+    flops: int
     removable: bool
     shrinkable: bool
-    width: int
     group: int
+    fixed_reason: str | None = None
+    kind: str | None = None
+    width: int = 0
     tied_to: str | None = None
-    params: int = 0
+    input_shape: tuple[int | None, ...] = ()
+    kernel_size: int = 1
+    strides: int = 1
+    padding: str | None = None
+    skip_start: bool = False
+    skip_end: bool = False
+
+    @property
+    def is_weight_layer(self) -> bool:
+        return self.kind is not None
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What ``graph.inspect`` finds in a teacher."""
+    """What ``graph.inspect`` finds in a teacher.
+
+    Attributes:
+        name: the model's name.
+        layers: the weight layers (``kind`` set) in topological order: the
+            search's time steps.
+        all_layers: every layer (inputs excluded) in topological order.
+        groups: per channel group, the names of the weight layers in it.
+        params: total trainable parameters.
+        flops: total multiply-adds of one forward pass.
+        input_shape: the model's input shape without the batch axis.
+        num_outputs: the size of its (first) output.
+    """
 
     name: str
-    layers: tuple[LayerSpec, ...]
+    all_layers: tuple[LayerSpec, ...]
     groups: Mapping[int, tuple[str, ...]]
     params: int
     flops: int
@@ -72,11 +90,18 @@ class ModelSpec:
     num_outputs: int
 
     @property
+    def layers(self) -> tuple[LayerSpec, ...]:
+        """The weight layers: what the search may remove or shrink (its time steps)."""
+        return tuple(layer for layer in self.all_layers if layer.kind is not None)
+
+    @property
     def names(self) -> tuple[str, ...]:
+        """Names of the weight layers, in order."""
         return tuple(layer.name for layer in self.layers)
 
     def layer(self, name: str) -> LayerSpec:
-        for spec in self.layers:
+        """The facts of any layer (weight layer or not) by name."""
+        for spec in self.all_layers:
             if spec.name == name:
                 return spec
         raise KeyError(name)

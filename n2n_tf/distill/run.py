@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from n2n_tf import data as data_lib
@@ -21,8 +22,12 @@ def distill_files(
     out: str,
     safe_mode: bool = True,
     force: bool = False,
+    progress=None,
 ) -> dict:
     """Loads teacher and student, distils, saves the student atomically; returns figures.
+
+    ``progress`` (a ``n2n_tf.progress.Progress``) sees the training pass and,
+    after every epoch, ``update`` with ``kind="epoch"``, the mean loss and the ETA.
 
     Raises:
         ValueError: unreadable models, mismatched shapes, or a bad output path.
@@ -42,9 +47,29 @@ def distill_files(
             "Teacher and student must have the same output shape. Received: "
             f"teacher={teacher.output_shape}, student={student.output_shape}"
         )
-    trainer = Trainer(teacher, config.distill, config.runtime)
+    trainer = Trainer(teacher, config.distill, config.runtime, progress=progress)
     teacher_acc, before = trainer.evaluate([teacher, student], ds.val)
-    result = trainer.fit([student], ds)[0]
+    epochs, started = config.distill.epochs, time.perf_counter()
+
+    def on_epoch(epoch, losses):
+        if progress is None:
+            return
+        elapsed = time.perf_counter() - started
+        left = max(epochs - epoch - 1, 0)
+        progress.update(
+            {
+                "kind": "epoch",
+                "epoch": epoch + 1,
+                "epochs": epochs,
+                "loss": float(losses[0]),
+                "seconds": elapsed / (epoch + 1),
+                "elapsed": elapsed,
+                "epochs_left": left,
+                "eta": elapsed / (epoch + 1) * left,
+            }
+        )
+
+    result = trainer.fit([student], ds, on_epoch=on_epoch)[0]
     if result.failed:
         raise ValueError(f"Distillation failed: {result.reason}. Try a lower --lr.")
     (test_acc,) = trainer.evaluate([student], ds.test)

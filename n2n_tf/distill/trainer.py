@@ -25,6 +25,7 @@ from n2n_tf.distill.losses import distillation_loss
 from n2n_tf.distill.optimizers import FusedAdamW, FusedSGD
 from n2n_tf.interrupt import check as check_interrupt
 from n2n_tf.predictions import predicted_class
+from n2n_tf.progress import SILENT, Progress
 from n2n_tf.runtime import make_strategy
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class Trainer:
         strategy: an explicit tf.distribute strategy (overrides ``runtime``).
         mixed_precision: None: ``runtime.mixed_precision``, used on a GPU only;
             True/False: forced, also on a CPU (slow there; for tests).
+        progress: told about every training pass (``start``/``advance``/``stop``);
+            the attribute ``progress`` may be replaced between passes.
 
     Example:
         >>> trainer = Trainer(teacher, DistillConfig(epochs=1))
@@ -85,7 +88,9 @@ class Trainer:
         runtime: RuntimeConfig | None = None,
         strategy: tf.distribute.Strategy | None = None,
         mixed_precision: bool | None = None,
+        progress: Progress | None = None,
     ):
+        self.progress = progress or SILENT
         self.config = config or DistillConfig()
         self.runtime = runtime or RuntimeConfig()
         self.strategy = strategy or make_strategy(self.runtime.strategy)
@@ -246,6 +251,8 @@ class Trainer:
         chunk = self.config.steps_per_execution
         start = time.perf_counter()
         done = 0
+        progress = self.progress  # a pass keeps its progress even if the attribute changes
+        progress.start(f"{len(placed)} student{'s' if len(placed) > 1 else ''}", total)
         for epoch in range(epochs):
             sums, count = np.zeros(len(placed)), 0
             iterator = iter(distributed)
@@ -273,6 +280,7 @@ class Trainer:
                         results[i].loss = float(column[-1])
                 done += n
                 count += n
+                progress.advance(n)
                 if bad:
                     # Rebuild the loop without the failed students (their weights are lost anyway).
                     active = [i for i in active if i not in bad]
@@ -286,6 +294,7 @@ class Trainer:
             logger.debug("epoch %d: mean losses %s", epoch + 1, np.round(means, 4))
             if not active or done >= total:
                 break
+        progress.stop()
         seconds = time.perf_counter() - start
         for student, trained in zip(students, placed, strict=True):
             if trained is not student:

@@ -1,17 +1,27 @@
 """Keras functional-graph surgery: remove and narrow layers, inheriting weights.
 
 Knows nothing of RL, data or training. Public entry points:
-``inspect`` (what may be removed/shrunk, with policy features),
-``rebuild`` (teacher + ``Architecture`` -> student), ``count_params``,
-``count_flops`` and ``SurgeryError``.
+``inspect`` (every layer's structural facts: what may be removed/shrunk and why
+not), ``rebuild`` (teacher + ``Architecture`` -> student), ``estimate``,
+``count_params``, ``count_flops``, ``SurgeryError`` and ``register_rule``
+(teach surgery a layer type of your own; see ``n2n_tf.graph.rules``).
+
+Modules: ``config_graph`` (flat view of a model's config), ``rules/`` (one rule
+per layer type), ``structure`` (channel groups, blocks, what may change),
+``propagation`` (the cheap shape/channel pass), ``ranking`` (which channels a
+shrunk group keeps), ``inheritance`` (weight slicing into the student),
+``analysis`` (the per-teacher cache), ``rebuild`` and ``inspect``.
 """
 
+from n2n_tf.graph import rules
+from n2n_tf.graph.analysis import analyse
 from n2n_tf.graph.errors import SurgeryError
 from n2n_tf.graph.inspect import count_flops, count_params, inspect
-from n2n_tf.graph.rebuild import analyse, estimate, rebuild
-from n2n_tf.graph.rules import supported
+from n2n_tf.graph.rebuild import estimate, rebuild
+from n2n_tf.graph.rules import Rule, register_rule, supported, unregister_rule
 
 __all__ = [
+    "Rule",
     "SurgeryError",
     "analyse",
     "count_flops",
@@ -19,5 +29,8 @@ __all__ = [
     "estimate",
     "inspect",
     "rebuild",
+    "register_rule",
+    "rules",
     "supported",
+    "unregister_rule",
 ]

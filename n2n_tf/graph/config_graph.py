@@ -291,4 +291,62 @@ def teacher_layer(model: keras.Model, node: Node) -> keras.layers.Layer:
     return holder.get_layer(node.original or node.name)
 
 
-__all__ = ["Graph", "Node", "read", "rewire", "teacher_layer", "to_config"]
+def input_shapes(node: Node) -> list[tuple | None]:
+    """The teacher's shapes (no batch axis) of a node's input tensors, as its call recorded them."""
+    shapes: list[tuple | None] = []
+
+    def grab(t):
+        shape = t["config"].get("shape")
+        shapes.append(tuple(shape[1:]) if shape and len(shape) > 1 else None)
+        return t
+
+    _map_tensors(node.call or {}, grab)
+    return shapes
+
+
+def call_constants(node: Node) -> list:
+    """The non-tensor positional arguments of a node's call (``3.0`` in ``x + 3.0``)."""
+    args = (node.call or {}).get("args", [])
+    return [a for a in args if not _is_tensor(a) and not isinstance(a, (list, tuple))]
+
+
+def layer_objects(model: keras.Model, graph: Graph) -> dict[str, object]:
+    """The teacher's layer or operation object behind every non-input node, by node name.
+
+    Operations (``x + 3.0`` in a functional graph) are not layers: they are found
+    in ``model.operations``.
+    """
+    holders: dict[tuple[str, ...], dict[str, object]] = {}
+
+    def objects(path: tuple[str, ...]) -> dict[str, object]:
+        if path not in holders:
+            holder = model
+            for name in path:
+                holder = holder.get_layer(name)
+            ops = getattr(holder, "operations", None)  # Sequential has layers only
+            holders[path] = {op.name: op for op in (ops if ops is not None else holder.layers)}
+        return holders[path]
+
+    found = {}
+    for name, node in graph.nodes.items():
+        if node.class_name == "InputLayer":
+            continue
+        table = objects(node.path)
+        key = node.original or node.name
+        if key not in table:
+            raise RuntimeError(f"Internal error: no layer or operation named `{key}`")
+        found[name] = table[key]
+    return found
+
+
+__all__ = [
+    "Graph",
+    "Node",
+    "call_constants",
+    "input_shapes",
+    "layer_objects",
+    "read",
+    "rewire",
+    "teacher_layer",
+    "to_config",
+]

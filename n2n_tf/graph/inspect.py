@@ -1,4 +1,4 @@
-"""Describe a teacher for the policies: ``inspect``, ``count_params``, ``count_flops``."""
+"""Describe a teacher structurally: ``inspect``, ``count_params``, ``count_flops``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import math
 
 import keras
 
-from n2n_tf.graph.rebuild import analyse
-from n2n_tf.types import FEATURE_NAMES, LayerSpec, ModelSpec
+from n2n_tf.graph.analysis import analyse
+from n2n_tf.graph.rules import as_tuple
+from n2n_tf.graph.rules.base import trainable_count
+from n2n_tf.graph.structure import Structure
+from n2n_tf.types import LayerSpec, ModelSpec
 
 
 def count_params(model: keras.Model) -> int:
@@ -20,84 +23,93 @@ def count_flops(model: keras.Model) -> int:
     return int(analyse(model).teacher_pass.flops)
 
 
-def _log_spatial(shape) -> float:
-    spatial = [d for d in shape[:-1] if d]
-    return math.log2(math.prod(spatial) + 1) / 12.0 if spatial else 0.0
+def _fixed_reason(s: Structure, name: str, removed_with: set[str]) -> str | None:
+    group = s.group_of[name]
+    width_reason = s.fixed.get(group)
+    if not s.rules[name].kind:
+        if width_reason is None or name in removed_with:
+            return None
+        return f"width fixed: {width_reason}"
+    if s.removable(name) or width_reason is None:
+        return None
+    return f"not removable: {s.removal_reason[name]}; width fixed: {width_reason}"
 
 
 def inspect(model: keras.Model, **options) -> ModelSpec:
-    """Lists the teacher's weight layers in order with features and permissions.
+    """Lists every layer of a teacher with its structural facts and what the search may change.
 
     Args:
-        model: a functional or Sequential Keras model.
-        **options: ``round_to``, ``protect``, ``allow_downsampling_removal``.
+        model: a functional or Sequential Keras model (nested models are flattened).
+        **options: ``round_to``, ``protect``, ``allow_downsampling_removal``
+            (see ``graph.structure.Structure``).
 
     Returns:
-        A ``ModelSpec``; its ``layers`` are the policies' time steps.
+        A ``ModelSpec``: ``all_layers`` holds a ``LayerSpec`` per layer (name,
+        type, output_shape, params, flops, removable, shrinkable, group,
+        fixed_reason, kind, width, tied_to, input_shape, kernel_size, strides,
+        padding, skip_start, skip_end; see ``n2n_tf.types.LayerSpec``);
+        ``layers`` the weight layers among them (the search's time steps);
+        ``params``/``flops`` the totals; ``groups``, ``input_shape`` and
+        ``num_outputs``.
+
+    Raises:
+        ValueError: for subclassed models.
+        NotImplementedError: for shared layers.
+
+    Example:
+        >>> spec = inspect(teacher)
+        >>> [(l.name, l.type, l.params, l.fixed_reason) for l in spec.all_layers]
     """
     analysis = analyse(model, **options)
-    tp = analysis.teacher_pass
-    names = analysis.weight_layers
-    total_flops = max(tp.flops, 1)
+    s, tp = analysis.structure, analysis.teacher_pass
+    removed_with = set()
+    for name in s.weight_layers:
+        if s.removable(name):
+            removed_with |= set(s.attached[name]) | set(s.blocks.get(name, ()))
     specs = []
-    for depth, name in enumerate(names):
-        node, rule = analysis.graph.nodes[name], analysis.rules[name]
-        layer = analysis.layers[name]
+    for name in s.order:
+        node = s.node(name)
+        if node.class_name == "InputLayer":
+            continue
         config = node.config
-        producer = node.inputs[0][0]
-        in_shape, out_shape = tp.desc[producer].shape, tp.desc[name].shape
-        params = int(sum(math.prod(w.shape) for w in layer.trainable_weights))
-        first = tp.desc[producer]
-        flops = analysis._flops(name, first, tp.desc[name])
-        kernel = config.get("kernel_size", 1)
-        stride = config.get("strides", 1)
-        kernel = max(kernel) if isinstance(kernel, (list, tuple)) else kernel
-        stride = max(stride) if isinstance(stride, (list, tuple)) else stride
-        kind = rule.policy_kind
-        features = (
-            float(kind == "conv"),
-            float(kind == "dense"),
-            float(kind == "depthwise"),
-            float(kind == "separable"),
-            kernel / 7.0,
-            stride / 2.0,
-            float(config.get("padding", "valid") == "same"),
-            math.log2(out_shape[-1] + 1) / 12.0,
-            float(name in analysis.skip_start),
-            float(name in analysis.skip_end),
-            math.log10(params + 1) / 7.0,
-            flops / total_flops,
-            depth / max(len(names) - 1, 1),
-            _log_spatial(in_shape),
-            _log_spatial(out_shape),
-        )
-        leader = analysis.leader(name)
+        out_shape = tuple(tp.desc[name].shape)
+        first = node.inputs[0][0] if node.inputs else name
+        leader = s.leader(name)
+        padding = config.get("padding")
         specs.append(
             LayerSpec(
                 name=name,
-                kind=kind,
-                features=features,
-                removable=analysis.removable(name),
-                shrinkable=analysis.shrinkable(name),
-                width=int(out_shape[-1]),
-                group=analysis.group_of[name],
-                tied_to=leader if leader not in (None, name) else None,
-                params=params,
+                type=node.class_name,
+                output_shape=out_shape,
+                params=trainable_count(s.layers.get(name)),
+                flops=int(tp.layer_flops.get(name, 0)),
+                removable=s.removable(name),
+                shrinkable=s.shrinkable(name),
+                group=s.group_of[name],
+                fixed_reason=_fixed_reason(s, name, removed_with),
+                kind=s.rules[name].kind,
+                width=int(out_shape[-1]) if out_shape else 1,
+                tied_to=leader if s.rules[name].kind and leader not in (None, name) else None,
+                input_shape=tuple(tp.desc[first].shape),
+                kernel_size=int(max(as_tuple(config.get("kernel_size", 1)))),
+                strides=int(max(as_tuple(config.get("strides", 1)))),
+                padding=padding if isinstance(padding, str) else None,
+                skip_start=name in s.skip_start,
+                skip_end=name in s.skip_end,
             )
         )
-    if any(len(s.features) != len(FEATURE_NAMES) for s in specs):
-        raise RuntimeError("Internal error: feature vector length mismatch")
     groups: dict[int, tuple[str, ...]] = {}
     for spec in specs:
-        groups[spec.group] = (*groups.get(spec.group, ()), spec.name)
-    output = tp.desc[analysis.graph.outputs[0][0]].shape
+        if spec.kind is not None:
+            groups[spec.group] = (*groups.get(spec.group, ()), spec.name)
+    output = tp.desc[s.graph.outputs[0][0]].shape
     return ModelSpec(
         name=model.name,
-        layers=tuple(specs),
+        all_layers=tuple(specs),
         groups=groups,
         params=count_params(model),
         flops=int(tp.flops),
-        input_shape=tuple(tp.desc[analysis.graph.inputs[0]].shape),
+        input_shape=tuple(tp.desc[s.graph.inputs[0]].shape),
         num_outputs=int(output[-1]),
     )
 

@@ -20,48 +20,39 @@ logger = logging.getLogger(__name__)
 ZOO_DEFAULT = ((32, 32, 3), 10)
 
 
-def _shape(layer) -> list | None:
-    try:
-        return [d for d in layer.output.shape[1:]]
-    except (AttributeError, ValueError):
-        return None
+def _row(spec) -> dict:
+    return {
+        "name": spec.name,
+        "type": spec.type,
+        "output_shape": list(spec.output_shape),
+        "params": int(spec.params),
+        "flops": int(spec.flops),
+        "removable": bool(spec.removable),
+        "shrinkable": bool(spec.shrinkable),
+        "group": int(spec.group),
+        "tied_to": spec.tied_to,
+        "fixed_reason": spec.fixed_reason,
+    }
 
 
 def layer_table(model: keras.Model) -> dict:
     """The structural facts of ``graph.inspect`` as plain values (the JSON ``layers``).
 
-    One row per layer the policies see (name, type, output shape, params,
-    FLOPs, removable, shrinkable, channel group) plus the layers surgery keeps
-    as they are, with the reason.
+    ``layers``: one row per layer the policies see (name, type, output shape,
+    params, FLOPs, removable, shrinkable, channel group); ``fixed``: every
+    layer the search keeps as it is, with the reason.
     """
     spec = graph.inspect(model)
-    rows = []
-    for s in spec.layers:
-        try:
-            layer = model.get_layer(s.name)
-        except ValueError:  # a layer inlined from a nested model
-            layer = None
-        rows.append(
-            {
-                "name": s.name,
-                "type": getattr(s, "type", None)
-                or (type(layer).__name__ if layer is not None else s.kind),
-                "output_shape": list(getattr(s, "output_shape", None) or _shape(layer) or []),
-                "params": int(s.params),
-                "flops": int(getattr(s, "flops", 0) or 0),
-                "removable": bool(s.removable),
-                "shrinkable": bool(s.shrinkable),
-                "group": int(s.group),
-                "tied_to": s.tied_to,
-            }
-        )
-    fixed = getattr(spec, "fixed", None) or {}
     return {
         "name": spec.name,
         "params": int(spec.params),
         "flops": int(spec.flops),
-        "layers": rows,
-        "fixed": [{"name": n, "reason": r} for n, r in dict(fixed).items()],
+        "layers": [_row(s) for s in spec.layers],
+        "fixed": [
+            {"name": s.name, "type": s.type, "reason": s.fixed_reason}
+            for s in spec.all_layers
+            if s.fixed_reason
+        ],
     }
 
 

@@ -77,6 +77,7 @@ def compress(
     force: bool = False,
     architecture: str | None = None,
     bake_preprocessing: bool = True,
+    progress=None,
 ) -> CompressionResult:
     """Finds, fine-tunes and saves a small student of ``teacher`` (N2N learning).
 
@@ -98,6 +99,8 @@ def compress(
         architecture: the architecture JSON of a weights-only ``.h5`` teacher.
         bake_preprocessing: exported files start with the preprocessing as Keras
             layers and take raw pixels (0..255).
+        progress: a ``n2n_tf.progress.Progress`` told about every training pass
+            and policy update (the CLI draws it; default: silent).
 
     Returns:
         A ``CompressionResult``.
@@ -143,10 +146,14 @@ def compress(
         with atomic_path(saved_teacher) as tmp:
             teacher.save(tmp)
     start = time.perf_counter()
-    search = Search(teacher, data, config, run_dir, removal_policy, shrink_policy, on_update)
+    search = Search(
+        teacher, data, config, run_dir, removal_policy, shrink_policy, on_update, progress
+    )
     state = search.run(resume=resume)
     env = search.env
     arch, best_score = search.best()
+    if best_score is None:  # never fine-tune and export the teacher as "the student"
+        raise ValueError(env.no_valid_student())
     for name, policy in (("removal", search.removal), ("shrink", search.shrink)):
         policy.save_policy(run_dir / "policies" / f"{name}.weights.h5")
 
@@ -157,6 +164,7 @@ def compress(
     student = env.build(arch)
     with atomic_path(run_dir / "students" / "best.keras") as tmp:
         student.save(tmp)
+    env.trainer.progress = search.progress.labelled("fine-tune")
     finetune = env.trainer.fit([student], data, epochs=config.distill.finetune_epochs)[0]
     if finetune.failed:
         raise ValueError(f"Fine-tuning the best student failed: {finetune.reason}")
@@ -205,4 +213,17 @@ def compress(
     }
     write_text(run_dir / "report.json", json.dumps(metrics, indent=2))
     logger.info("Report written to %s", run_dir / "report.json")
+    _write_report(run_dir, metrics)
     return CompressionResult(student, metrics, run_dir)
+
+
+def _write_report(run_dir: Path, metrics: dict) -> None:
+    """report.md/.html/.json with plots; a failure here must not lose the run's results."""
+    from n2n_tf.report import write_report
+
+    try:
+        paths = write_report(run_dir, metrics)
+    except Exception as err:  # noqa: BLE001 - the student and report.json are saved already
+        logger.warning("Could not render the report (%s); try `n2n-tf report %s`", err, run_dir)
+        return
+    logger.debug("Report: %s", paths["html"])

@@ -74,8 +74,10 @@ class Environment:
     def score(self, archs: list[Architecture], update: int, seed: int) -> list[tuple[Score, bool]]:
         """Scores architectures; returns ``(score, was_cached)`` for each, in order.
 
-        Invalid architectures (rejected by surgery or not smaller than the
-        teacher) and students whose loss turned NaN get reward -1.
+        Invalid architectures (rejected by surgery, failing to rebuild for any
+        other reason, or not smaller than the teacher) and students whose loss
+        turned NaN get reward -1; a failure is logged once (scores are cached)
+        and the search goes on.
         """
         known = set(self.cache)
         fresh: dict[str, tuple[Architecture, Score]] = {}
@@ -90,6 +92,9 @@ class Environment:
                 score.reason = str(err)
                 self.cache[key] = score
                 continue
+            except Exception as err:  # a bug in surgery must not end the search
+                self._invalid(score, arch, err)
+                continue
             if score.params >= self.teacher_params:
                 score.reason = "not smaller than the teacher"
                 self.cache[key] = score
@@ -97,10 +102,16 @@ class Environment:
             fresh[key] = (arch, score)
         if fresh:
             keras.utils.set_random_seed(seed)
-            students = [self.build(arch) for arch, _ in fresh.values()]
-            results = self.trainer.fit(students, self.data, seed=seed)
+            built = []
+            for arch, score in fresh.values():
+                try:
+                    built.append((score, self.build(arch)))
+                except Exception as err:  # invalid: reward -1, and the run goes on
+                    self._invalid(score, arch, err)
+            students = [student for _, student in built]
+            results = self.trainer.fit(students, self.data, seed=seed) if students else []
             self.trained += len(students)
-            for (_, score), student, result in zip(fresh.values(), students, results, strict=True):
+            for (score, student), result in zip(built, results, strict=True):
                 if result.failed:
                     score.reason = result.reason
                 else:
@@ -124,6 +135,37 @@ class Environment:
             out.append((score, key in known or key in seen))
             seen.add(key)
         return out
+
+    def no_valid_student(self) -> str:
+        """The message for a search that found no valid student within the constraints."""
+        reasons: dict[str, int] = {}
+        for score in self.cache.values():
+            reason = "violates " + ", ".join(score.violated) if score.valid else score.reason
+            reason = (reason or "invalid").splitlines()[0][:120]
+            reasons[reason] = reasons.get(reason, 0) + 1
+        common = sorted(reasons.items(), key=lambda item: -item[1])[:3]
+        listed = "; ".join(f"{reason} ({count}x)" for reason, count in common)
+        c = self.constraints
+        return (
+            f"No valid student was found: none of the {len(self.cache)} scored architectures "
+            "built, trained and met the constraints, so no student is written. "
+            f"Most common reasons: {listed or 'none scored'}. Run more updates or loosen "
+            f"the constraints. Received: max_params={c.max_params}, max_flops={c.max_flops}, "
+            f"min_accuracy={c.min_accuracy}"
+        )
+
+    def _invalid(self, score: Score, arch: Architecture, err: Exception) -> None:
+        """Records an architecture whose student could not be built (logged once: it is cached)."""
+        score.reason = f"rebuild failed: {type(err).__name__}: {str(err)[:300]}"
+        logger.warning(
+            "Architecture %s scores %s: %s (removed=%s, factors=%s)",
+            score.key,
+            INVALID,
+            score.reason,
+            sorted(arch.removed),
+            dict(arch.factors),
+        )
+        self.cache[score.key] = score
 
     def _finish(self, score: Score, accuracy: float, update: int, student: keras.Model) -> None:
         all_params = int(sum(math.prod(w.shape) for w in student.weights))

@@ -24,6 +24,8 @@ import numpy as np
 from n2n_tf.atomic import atomic_path, write_text
 from n2n_tf.config import Config
 from n2n_tf.data import Datasets
+from n2n_tf.progress import SILENT, Progress
+from n2n_tf.report.tensorboard import SCALARS, ScalarWriter
 from n2n_tf.search.environment import Environment, Score
 from n2n_tf.search.policies import RemovalPolicy, ShrinkPolicy, features
 from n2n_tf.search.reinforce import Baseline, reinforce_update
@@ -68,6 +70,13 @@ class Search:
         removal_policy: weights to start the removal policy from (transfer).
         shrink_policy: weights to start the shrink policy from (transfer).
         on_update: called after every update with a progress dict.
+        progress: told about every training pass and every update (the same
+            dict as ``on_update``, with ``kind="update"``).
+
+    Besides history and checkpoints, every update writes TensorBoard scalars
+    (rewards, baseline, policy entropy, best student, students trained,
+    seconds) under ``<run_dir>/tensorboard/``; random-search students go to
+    ``random.jsonl``.
     """
 
     def __init__(
@@ -79,9 +88,12 @@ class Search:
         removal_policy: str | None = None,
         shrink_policy: str | None = None,
         on_update: Callable[[dict], None] | None = None,
+        progress: Progress | None = None,
     ):
         self.config, self.run_dir = config, Path(run_dir)
         self.env = Environment(teacher, data, config)
+        self.progress = progress or SILENT
+        self.env.trainer.progress = self.progress
         s = config.search
         keras.utils.set_random_seed(config.runtime.seed)
         self.removal = RemovalPolicy(s.hidden, s.layers, s.init_keep_logit)
@@ -102,6 +114,8 @@ class Search:
         self.rng = np.random.default_rng(config.runtime.seed)
         self.on_update = on_update
         self.started = time.perf_counter()
+        self.update_seconds: list[float] = []  # updates run by this process (for the ETA)
+        self._scalars = None
 
     # ------------------------------------------------------------ checkpoints
     @property
@@ -192,10 +206,13 @@ class Search:
         start = time.perf_counter()
         feats, free, actions, archs = self._rollouts(stage)
         seed = int(self.config.runtime.seed * 100003 + 1000 * STAGES.index(stage) + update)
+        label = f"{stage} {update + 1}/{self._updates(stage)}"
+        self.env.trainer.progress = self.progress.labelled(label)
         scored = self.env.score(archs, update, seed)
         rewards = [score.reward for score, _ in scored]
         baseline = Baseline(self.config.search.baseline_decay, self.state.baselines.get(stage))
         advantages = baseline.advantages(rewards)
+        used_baseline = float(np.mean(rewards)) if baseline.value is None else baseline.value
         policy = self.removal if stage == "removal" else self.shrink
         keras.utils.set_random_seed(seed)
         reinforce_update(
@@ -206,6 +223,7 @@ class Search:
             entropy=lambda: policy.entropy(feats, free),
             entropy_weight=self.config.search.entropy_weight,
         )
+        entropy = float(policy.entropy(feats, free))
         self.state.baselines[stage] = baseline.update(rewards)
         best = Best(**self.state.best[stage])
         rows = []
@@ -223,6 +241,7 @@ class Search:
                     "flops": score.flops,
                     "val_accuracy": round(score.val_accuracy, 6),
                     "reward": round(score.reward, 6),
+                    "baseline": round(used_baseline, 6),
                     "valid": score.valid,
                     "violated": list(score.violated),
                     "cached": cached,
@@ -235,22 +254,42 @@ class Search:
         self.state.history_lines += len(rows)
         self.state.update = update + 1
         self.save_checkpoint()
-        self._report(stage, update, best, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        self.update_seconds.append(seconds)
+        self._report(stage, update, best, seconds, max(rewards), used_baseline, entropy)
 
-    def _report(self, stage, update, best: Best, seconds) -> None:
+    def _updates_left(self, stage: str, update: int) -> int:
+        """Updates still to run after ``update`` of ``stage``, over both stages."""
+        later = STAGES[STAGES.index(stage) + 1 :]
+        return self._updates(stage) - update - 1 + sum(self._updates(s) for s in later)
+
+    def _report(self, stage, update, best: Best, seconds, max_reward, baseline, entropy) -> None:
         total = self._updates(stage)
+        left = self._updates_left(stage, update)
         info = {
+            "kind": "update",
             "stage": stage,
             "update": update + 1,
             "updates": total,
             "mean_reward": self.state.rewards[stage][-1],
+            "max_reward": float(max_reward),
+            "baseline": baseline,
+            "entropy": entropy,
             "best_reward": best.reward,
             "best_params": (best.score or {}).get("params"),
             "best_accuracy": (best.score or {}).get("val_accuracy"),
+            "students_trained": self.env.trained,
             "seconds": seconds,
-            "eta": seconds * (total - update - 1),
+            "elapsed": time.perf_counter() - self.started,
+            "updates_left": left,
+            "rollouts_left": left * self.config.search.rollouts,
+            "eta": float(np.mean(self.update_seconds)) * left,
         }
-        logger.info(
+        if self._scalars is None:
+            self._scalars = ScalarWriter(self.run_dir / "tensorboard")
+        self._scalars.write(stage, update + 1, {k: info[k] for k in SCALARS})
+        # The CLI shows this line through ``progress``; here it is for --verbose.
+        logger.debug(
             "%s %d/%d  mean reward %.3f  best %.3f (%s params, acc %s)  %.1fs/update  ETA %.0fs",
             stage,
             update + 1,
@@ -262,6 +301,7 @@ class Search:
             seconds,
             info["eta"],
         )
+        self.progress.update(info)
         if self.on_update is not None:
             self.on_update(info)
 
@@ -298,6 +338,9 @@ class Search:
             self.state.stage = STAGES[nxt] if nxt < len(STAGES) else "done"
             self.state.update = 0
             self.save_checkpoint()
+        if self._scalars is not None:
+            self._scalars.close()
+            self._scalars = None
         return self.state
 
     def best(self) -> tuple[Architecture, dict | None]:
@@ -309,10 +352,15 @@ class Search:
         return Architecture.from_dict(top.arch), top.score
 
     def random_baseline(self, count: int, seed: int) -> dict:
-        """Random search with the same number of scored students (for comparison)."""
+        """Random search with the same number of scored students (for comparison).
+
+        Every random student is written to ``random.jsonl`` (one line each, as
+        in ``history.jsonl``) for the report.
+        """
         rng = np.random.default_rng(seed)
         spec, factors = self.env.spec, self.config.search.factors
-        best, rewards, scored = -float("inf"), [], 0
+        best, rewards, scored, rows = -float("inf"), [], 0, []
+        self.env.trainer.progress = self.progress.labelled("random search")
         while scored < count:
             archs = []
             for _ in range(min(self.config.search.rollouts, count - scored)):
@@ -326,11 +374,29 @@ class Search:
                 }
                 archs.append(Architecture(removed, {k: v for k, v in chosen.items() if v < 1}))
             results = self.env.score(archs, update=0, seed=seed + scored)
-            for score, _ in results:
+            for arch, (score, cached) in zip(archs, results, strict=True):
                 rewards.append(score.reward)
                 if score.valid and not score.violated:
                     best = max(best, score.reward)
+                rows.append(
+                    {
+                        "stage": "random",
+                        "removed": sorted(arch.removed),
+                        "factors": dict(sorted(arch.factors.items())),
+                        "params": score.params,
+                        "flops": score.flops,
+                        "val_accuracy": round(score.val_accuracy, 6),
+                        "reward": round(score.reward, 6),
+                        "valid": score.valid,
+                        "violated": list(score.violated),
+                        "cached": cached,
+                    }
+                )
             scored += len(archs)
+        write_text(
+            self.run_dir / "random.jsonl",
+            "".join(json.dumps(row, default=_plain) + "\n" for row in rows),
+        )
         return {"students": scored, "best_reward": best, "mean_reward": float(np.mean(rewards))}
 
 

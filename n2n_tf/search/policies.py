@@ -8,7 +8,8 @@
 Layers the stage may not change are "fixed": always kept (factor 1.0) and they
 contribute no log-probability. Both read one layer per time step, so a policy
 trained on one teacher runs unchanged on another (transfer). This is the only
-module that imports tensorflow-probability.
+module that imports tensorflow-probability. The features a policy reads come from
+``search.features``.
 """
 
 from __future__ import annotations
@@ -22,16 +23,10 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from n2n_tf.atomic import atomic_path
-from n2n_tf.types import FEATURE_NAMES
+from n2n_tf.search.features import N_FEATURES, features
 
 tfd = tfp.distributions
-N_FEATURES = len(FEATURE_NAMES)
 DEFAULT_FACTORS = tuple(round(0.1 * i, 1) for i in range(1, 11))
-
-
-def features(spec_layers) -> np.ndarray:
-    """``[1, T, N_FEATURES]`` float32 from a sequence of ``LayerSpec``."""
-    return np.asarray([[layer.features for layer in spec_layers]], dtype=np.float32)
 
 
 class _Policy(keras.Model):
@@ -185,3 +180,6 @@ class ShrinkPolicy(_Policy):
         actions = actions if actions is not None else [self.full] * len(free)
         mask = tf.constant(np.asarray(free, np.float32))
         return tf.reduce_sum(self._dists(feats, actions).entropy() * mask)
+
+
+__all__ = ["DEFAULT_FACTORS", "N_FEATURES", "RemovalPolicy", "ShrinkPolicy", "features"]

@@ -4,7 +4,8 @@ import tiny_models
 
 from n2n_tf import graph, models
 from n2n_tf.graph import SurgeryError
-from n2n_tf.types import FEATURE_NAMES, Architecture
+from n2n_tf.search.features import FEATURE_NAMES, features
+from n2n_tf.types import Architecture
 
 ZOO_SHAPES = {"lenet5": (28, 28, 1)}
 
@@ -45,7 +46,7 @@ def test_identity_reproduces_tiny_models(factory):
 def test_inspect_lists_weight_layers_with_features_and_permissions():
     spec = graph.inspect(zoo("vgg11"))
     assert spec.names[0] == "block1_conv1" and spec.names[-1] == "logits"
-    assert all(len(layer.features) == len(FEATURE_NAMES) for layer in spec.layers)
+    assert features(spec.layers).shape == (1, len(spec.layers), len(FEATURE_NAMES))
     first, last = spec.layers[0], spec.layers[-1]
     assert not first.removable and not last.removable and not last.shrinkable
     assert spec.layer("block3_conv2").removable and spec.layer("block3_conv2").shrinkable
@@ -68,8 +69,9 @@ def test_inspect_resnet_blocks_and_tied_groups():
         group
     )
     assert sum(spec.layer(n).shrinkable for n in group) == 1
-    features = dict(zip(FEATURE_NAMES, spec.layer("stage1_block1_conv1").features, strict=True))
-    assert features["skip_start"] == 1.0 and features["is_conv"] == 1.0
+    index = spec.names.index("stage1_block1_conv1")
+    row = dict(zip(FEATURE_NAMES, features(spec.layers)[0, index], strict=True))
+    assert row["skip_start"] == 1.0 and row["is_conv"] == 1.0
 
 
 def test_shrinking_one_layer_leaves_untouched_layers_bit_identical():

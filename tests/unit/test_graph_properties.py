@@ -1,4 +1,6 @@
-"""Property-based surgery tests: random architectures for every zoo model.
+"""Property-based surgery tests: random architectures for every zoo model, keras.applications
+models (MobileNetV2/V3, EfficientNetB0, DenseNet121, ResNet50) and tiny grouped, depth-multiplier
+and squeeze-excite models.
 
 Every architecture either builds (forward pass with the right output shape and a
 parameter count equal to the estimate) or is rejected with SurgeryError before
@@ -10,6 +12,7 @@ import os
 import keras
 import numpy as np
 import pytest
+import tiny_models
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,16 +24,35 @@ SLOW = os.environ.get("N2N_SLOW") == "1"
 EXAMPLES = 200 if SLOW else 8
 FACTORS = [round(0.1 * i, 1) for i in range(1, 11)]
 _TEACHERS: dict = {}
+A = keras.applications
+APPLICATIONS = {
+    "mobilenetv2": lambda: A.MobileNetV2(
+        weights=None, input_shape=(32, 32, 3), classes=10, alpha=0.35
+    ),
+    "mobilenetv3small": lambda: A.MobileNetV3Small(
+        weights=None, input_shape=(32, 32, 3), classes=10
+    ),
+    "mobilenetv3large": lambda: A.MobileNetV3Large(
+        weights=None, input_shape=(32, 32, 3), classes=10
+    ),
+    "efficientnetb0": lambda: A.EfficientNetB0(weights=None, input_shape=(32, 32, 3), classes=10),
+    "densenet121": lambda: A.DenseNet121(weights=None, input_shape=(32, 32, 3), classes=10),
+    "resnet50": lambda: A.ResNet50(weights=None, input_shape=(32, 32, 3), classes=10),
+}
+TINY = {
+    "grouped": tiny_models.grouped,
+    "multiplier": tiny_models.multiplier,
+    "squeeze_excite": tiny_models.squeeze_excite,
+}
+LARGE = {"resnet50", "densenet121", "efficientnetb0", "mobilenetv3large"}  # fewer examples
 
 
 def teacher(name):
     if name not in _TEACHERS:
-        if name == "mobilenetv2":
-            model = keras.applications.MobileNetV2(
-                weights=None, input_shape=(32, 32, 3), classes=10, alpha=0.35
-            )
-        elif name == "resnet50":
-            model = keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3), classes=10)
+        if name in APPLICATIONS:
+            model = APPLICATIONS[name]()
+        elif name in TINY:
+            model = TINY[name]()
         else:
             shape = (28, 28, 1) if name == "lenet5" else (32, 32, 3)
             model = models.build(name, shape, 10, width=1.0 if name == "lenet5" else 0.25)
@@ -63,10 +85,21 @@ def check(name, arch):
     assert graph.count_params(student) == params
 
 
-@pytest.mark.parametrize("name", models.available() + ["mobilenetv2", "resnet50"])
+PROPERTY_MODELS = [
+    *models.available(),
+    *TINY,
+    "mobilenetv2",
+    "mobilenetv3small",
+    "efficientnetb0",
+    "densenet121",
+    "resnet50",
+]
+
+
+@pytest.mark.parametrize("name", PROPERTY_MODELS)
 def test_random_architectures_build_or_are_rejected(name):
     _, spec = teacher(name)
-    examples = EXAMPLES if name != "resnet50" else max(EXAMPLES // 4, 3)
+    examples = EXAMPLES if name not in LARGE else max(EXAMPLES // 4, 2)
 
     @settings(
         max_examples=examples,
@@ -81,9 +114,10 @@ def test_random_architectures_build_or_are_rejected(name):
     run()
 
 
-@pytest.mark.parametrize("name", ["mobilenetv2", "resnet50"])
-def test_keras_applications_identity(name):
-    model, _ = teacher(name)
-    x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
+@pytest.mark.parametrize("name", [*APPLICATIONS, *TINY])
+def test_identity_reproduces_keras_applications(name):
+    model, spec = teacher(name)
+    x = np.random.default_rng(0).normal(size=(2, *spec.input_shape)).astype("float32")
     student = graph.rebuild(model, Architecture())
     assert np.abs(np.array(model(x)) - np.array(student(x))).max() < 1e-5
+    assert graph.count_params(student) == spec.params

@@ -132,3 +132,82 @@ def test_baseline_advantages_use_each_rollouts_own_reward():
     np.testing.assert_allclose(b.advantages([1.0, 0.0]), [0.5, -0.5])
     with pytest.raises(ValueError, match="decay"):
         Baseline(decay=1.0)
+
+
+# ------------------------------------------------- rebuild failures inside a search
+class _FakeTrainer:
+    """Stands in for distillation: every student it is given reaches 50% accuracy."""
+
+    def __init__(self, *args, **kwargs):
+        self.fitted = []
+
+    def evaluate(self, models_, data):
+        return [0.9 for _ in models_]
+
+    def fit(self, students, data, seed=None):
+        from n2n_tf.distill.trainer import StudentResult
+
+        self.fitted.append(len(students))
+        return [StudentResult(val_accuracy=0.5, steps=1) for _ in students]
+
+
+def test_a_failing_rebuild_scores_minus_one_is_logged_once_and_the_search_goes_on(
+    monkeypatch, caplog
+):
+    from types import SimpleNamespace
+
+    from n2n_tf.config import load_config
+    from n2n_tf.search import environment
+    from n2n_tf.types import Architecture
+
+    monkeypatch.setattr(environment, "Trainer", _FakeTrainer)
+    real_rebuild = graph.rebuild
+
+    def flaky_rebuild(teacher, arch, **kwargs):
+        if "block3_conv1" in arch.factors:
+            raise RuntimeError("injected failure")
+        return real_rebuild(teacher, arch, **kwargs)
+
+    monkeypatch.setattr(graph, "rebuild", flaky_rebuild)
+    teacher = models.build("vgg11", (32, 32, 3), 10, width=0.25)
+    env = environment.Environment(teacher, SimpleNamespace(val=None), load_config(None))
+    good = Architecture(factors={"block2_conv1": 0.5})
+    bad = Architecture(factors={"block3_conv1": 0.5})
+    with caplog.at_level("WARNING", logger="n2n_tf.search.environment"):
+        first = env.score([bad, good], update=0, seed=1)
+        again = env.score([bad], update=1, seed=2)
+    (bad_score, _), (good_score, _) = first
+    assert bad_score.reward == -1.0 and not bad_score.valid
+    assert "rebuild failed: RuntimeError: injected failure" in bad_score.reason
+    assert good_score.valid and good_score.val_accuracy == 0.5
+    assert env.trainer.fitted == [1] and env.trained == 1
+    assert again[0][0].reward == -1.0 and again[0][1] is True
+    assert sum("injected failure" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_compress_without_a_valid_student_stops_and_writes_no_student(tmp_path, monkeypatch):
+    from n2n_tf import data
+    from n2n_tf.config import load_config
+    from n2n_tf.search import compress
+
+    def broken_rebuild(*args, **kwargs):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(graph, "rebuild", broken_rebuild)
+    keras.utils.set_random_seed(0)
+    config = load_config(
+        None,
+        [
+            "search.rollouts=2",
+            "search.removal_updates=1",
+            "search.shrink_updates=1",
+            "search.hidden=4",
+            "search.random_baseline=false",
+        ],
+    )
+    datasets = data.load("digits", batch_size=128)
+    teacher = models.build("lenet5", (8, 8, 1), 10)
+    with pytest.raises(ValueError, match="No valid student was found.*rebuild failed"):
+        compress(teacher, datasets, config, out=tmp_path / "run", formats=())
+    assert not (tmp_path / "run" / "students").exists()
+    assert not (tmp_path / "run" / "final").exists()

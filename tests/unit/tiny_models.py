@@ -87,3 +87,106 @@ class Subclassed(keras.Model):
 
     def call(self, x):
         return self.dense(x)
+
+
+def flatten_chain(input_shape=(8, 8, 3), classes=4):
+    """Conv -> Conv -> Flatten -> Dense -> Dense: Dense units follow flattened channels."""
+    x = inputs = keras.Input(input_shape, name="input")
+    x = L.Conv2D(8, 3, padding="same", activation="relu", name="c1")(x)
+    x = L.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="c2")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = L.Dense(10, activation="relu", name="fc")(x)
+    outputs = L.Dense(classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="flatten_chain")
+
+
+def grouped(input_shape=(8, 8, 3), classes=4):
+    """A grouped convolution (groups=3) between ordinary ones."""
+    x = inputs = keras.Input(input_shape, name="input")
+    x = L.Conv2D(6, 3, padding="same", name="stem")(x)
+    x = L.ReLU(name="stem_relu")(x)
+    x = L.Conv2D(12, 3, padding="same", groups=3, name="gconv")(x)
+    x = L.BatchNormalization(name="gconv_bn")(x)
+    x = L.ReLU(name="gconv_relu")(x)
+    x = L.Conv2D(8, 1, name="pw")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    outputs = L.Dense(classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="grouped")
+
+
+def multiplier(input_shape=(8, 8, 3), classes=4):
+    """A depthwise convolution with depth_multiplier=2 (and a bias) after a shrinkable conv."""
+    x = inputs = keras.Input(input_shape, name="input")
+    x = L.Conv2D(6, 3, padding="same", name="stem")(x)
+    x = L.BatchNormalization(name="stem_bn")(x)
+    x = L.ReLU(name="stem_relu")(x)
+    x = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", name="dw")(x)
+    x = L.BatchNormalization(name="dw_bn")(x)
+    x = L.ReLU(name="dw_relu")(x)
+    x = L.Conv2D(8, 1, name="pw")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    outputs = L.Dense(classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="multiplier")
+
+
+def squeeze_excite(input_shape=(8, 8, 3), classes=4):
+    """An inverted residual with an EfficientNet-style squeeze-excite gate (broadcast Multiply)."""
+    x = inputs = keras.Input(input_shape, name="input")
+    x = L.Conv2D(8, 3, padding="same", name="stem")(x)
+    x = L.BatchNormalization(name="stem_bn")(x)
+    stem = L.ReLU(name="stem_relu")(x)
+    x = L.Conv2D(12, 1, name="expand")(stem)
+    x = L.BatchNormalization(name="expand_bn")(x)
+    x = L.ReLU(name="expand_relu")(x)
+    x = L.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    x = L.BatchNormalization(name="dw_bn")(x)
+    feature = L.ReLU(name="dw_relu")(x)
+    se = L.GlobalAveragePooling2D(name="se_squeeze")(feature)
+    se = L.Reshape((1, 1, 12), name="se_reshape")(se)
+    se = L.Conv2D(4, 1, activation="relu", name="se_reduce")(se)
+    se = L.Conv2D(12, 1, activation="sigmoid", name="se_expand")(se)
+    x = L.Multiply(name="se_excite")([feature, se])
+    x = L.Conv2D(8, 1, name="project")(x)
+    x = L.BatchNormalization(name="project_bn")(x)
+    x = L.Add(name="add")([stem, x])
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    outputs = L.Dense(classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="squeeze_excite")
+
+
+@keras.saving.register_keras_serializable(package="n2n_tests")
+class ChannelScale(L.Layer):
+    """A custom layer with one weight per channel (surgery needs a rule for it)."""
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(
+            shape=(input_shape[-1],), initializer="random_uniform", name="scale"
+        )
+
+    def call(self, x):
+        return x * self.scale
+
+
+def with_channel_scale(input_shape=(8, 8, 3), classes=4):
+    x = inputs = keras.Input(input_shape, name="input")
+    x = L.Conv2D(8, 3, padding="same", name="c1")(x)
+    x = ChannelScale(name="cscale")(x)
+    x = L.Conv2D(8, 3, padding="same", name="c2")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    outputs = L.Dense(classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="with_channel_scale")
+
+
+@keras.saving.register_keras_serializable(package="n2n_tests")
+class MyConv(L.Conv2D):
+    """A Conv2D subclass: surgery must treat it as a Conv2D."""
+
+
+def with_subclass_conv(input_shape=(8, 8, 3), classes=4):
+    x = inputs = keras.Input(input_shape, name="input")
+    x = L.Conv2D(8, 3, padding="same", name="c1")(x)
+    x = MyConv(8, 3, padding="same", name="myconv")(x)
+    x = L.Conv2D(8, 3, padding="same", name="c3")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    outputs = L.Dense(classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="with_subclass_conv")

@@ -1,0 +1,194 @@
+"""The cheap pass: an ``Architecture`` -> every student tensor's shape and kept teacher
+channels, with parameters and FLOPs, or ``SurgeryError`` before any Keras object is built."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from n2n_tf.graph.channels import Desc
+from n2n_tf.graph.errors import SurgeryError
+from n2n_tf.graph.rules import MERGE, OWN, Step
+from n2n_tf.graph.structure import Structure
+from n2n_tf.types import Architecture
+
+Ranker = Callable[[int, int], np.ndarray]
+"""``(group, k) -> the k teacher channels the group keeps`` (sorted)."""
+
+
+@dataclass
+class Propagation:
+    """The outcome of one pass.
+
+    Attributes:
+        desc: every kept node's output tensor.
+        alias: removed node -> the node whose output replaces it.
+        widths: new width of every ``OWN`` layer.
+        flops, params: totals of the student.
+        layer_flops, layer_params: the same per node.
+    """
+
+    desc: dict[str, Desc]
+    alias: dict[str, str]
+    widths: dict[str, int]
+    flops: int
+    params: int
+    layer_flops: dict[str, int]
+    layer_params: dict[str, int]
+
+    def resolve(self, name: str) -> str:
+        return self.alias.get(name, name)
+
+
+def _factors(structure: Structure, arch: Architecture) -> dict[int, float]:
+    factors = {}
+    for name, factor in arch.factors.items():
+        if name not in structure.graph.nodes:
+            raise SurgeryError(
+                f"Architecture names layer `{name}` that the teacher does not have. "
+                f"Received: factors[{name!r}]={factor}"
+            )
+        if factor != 1.0:
+            if not structure.shrinkable(name):
+                reason = structure.fixed.get(structure.group_of[name])
+                leader = structure.leader(name)
+                if reason is None and leader not in (None, name):
+                    reason = f"it is tied to `{leader}`"
+                raise SurgeryError(
+                    f"Layer `{name}` cannot be shrunk ({reason or 'not a weight layer'}). "
+                    f"Received: factors[{name!r}]={factor}"
+                )
+            if not 0.0 < factor <= 1.0:
+                raise SurgeryError(
+                    f"Width factors must be in (0, 1]. Received: factors[{name!r}]={factor}"
+                )
+            factors[structure.group_of[name]] = factor
+    return factors
+
+
+def _removed(structure: Structure, arch: Architecture) -> set[str]:
+    removed: set[str] = set()
+    for name in arch.removed:
+        if name not in structure.graph.nodes:
+            raise SurgeryError(
+                f"Architecture removes layer `{name}` that the teacher does not have. "
+                f"Received: removed={sorted(arch.removed)}"
+            )
+        if not structure.removable(name):
+            reason = structure.removal_reason.get(name) or "not a weight layer"
+            raise SurgeryError(
+                f"Layer `{name}` may not be removed ({reason}). "
+                f"Received: removed={sorted(arch.removed)}"
+            )
+        removed.add(name)
+        removed.update(structure.attached[name])
+        removed.update(structure.blocks.get(name, ()))
+    return removed
+
+
+def _collapse(structure: Structure, name: str, ins: list[str]) -> list[str]:
+    """Drops merge inputs whose branch was removed entirely (block -> shortcut)."""
+    teacher_ins = [p for p, _ in structure.graph.nodes[name].inputs]
+    keep = []
+    for i, (resolved, original) in enumerate(zip(ins, teacher_ins, strict=True)):
+        emptied = resolved != original and any(
+            j != i and (resolved == other or resolved in structure.ancestors[other])
+            for j, other in enumerate(ins)
+        )
+        if not emptied:
+            keep.append(resolved)
+    return keep or ins[:1]
+
+
+def propagate(
+    structure: Structure,
+    arch: Architecture,
+    ranker: Ranker | None = None,
+    teacher: Propagation | None = None,
+) -> Propagation:
+    """Runs the shape/channel pass for ``arch``.
+
+    Args:
+        structure: the teacher's structure.
+        arch: the student to describe.
+        ranker: picks the channels a shrunk group keeps; None keeps the first
+            ``k`` (enough for shapes, parameters and FLOPs).
+        teacher: the teacher's own pass (None: this is the teacher's pass).
+
+    Raises:
+        SurgeryError: if the architecture does not give a valid model.
+    """
+    factors = _factors(structure, arch)
+    removed = _removed(structure, arch)
+    kept: dict[int, np.ndarray] = {}
+    widths: dict[str, int] = {}
+    desc: dict[str, Desc] = {}
+    alias: dict[str, str] = {}
+    layer_flops: dict[str, int] = {}
+    layer_params: dict[str, int] = {}
+    nodes, rules, flows = structure.graph.nodes, structure.rules, structure.flows
+
+    def resolve(name: str) -> str:
+        while name in alias:
+            name = alias[name]
+        return name
+
+    for name in structure.order:
+        node, rule = nodes[name], rules[name]
+        if name in removed:
+            alias[name] = node.inputs[0][0]
+            continue
+        ins = [resolve(p) for p, _ in node.inputs]
+        if flows[name] == MERGE:
+            ins = _collapse(structure, name, ins)
+            if len(ins) == 1:
+                alias[name] = ins[0]
+                continue
+        t_ins = t_out = None
+        if teacher is not None:
+            t_out = teacher.desc[name]
+            if len(ins) == len(node.inputs):
+                t_ins = [teacher.desc[p] for p, _ in node.inputs]
+        group = structure.group_of[name]
+        layer = structure.layers.get(name)
+        step = Step(name, node, layer, [desc[p] for p in ins], t_ins, t_out, group)
+        if flows[name] == OWN:
+            if group not in kept:
+                factor = factors.get(group, 1.0)
+                k = structure.width(group, factor)
+                shrunk = factor < 1.0 and ranker is not None
+                kept[group] = ranker(group, k) if shrunk else np.arange(k)
+            step.kept = kept[group]
+            step.width = widths[name] = len(kept[group])
+        out = desc[name] = rule.output(step)
+        if any(d is not None and d < 1 for d in out.shape):
+            raise SurgeryError(
+                f"Layer `{name}` would produce an empty tensor of shape {out.shape}. "
+                f"Received: layer='{name}'"
+            )
+        layer_flops[name] = rule.flops(step, out) if rule.kind else 0
+        layer_params[name] = rule.params(step, out) if step.layer is not None else 0
+    outputs = [resolve(n) for n, _ in structure.graph.outputs]
+    if teacher is not None:
+        for out, (t_name, _) in zip(outputs, structure.graph.outputs, strict=True):
+            if desc[out].shape != teacher.desc[t_name].shape:
+                raise SurgeryError(
+                    f"The student's output would have shape {desc[out].shape} instead of "
+                    f"{teacher.desc[t_name].shape}. Received: output='{t_name}'"
+                )
+    for n in list(alias):
+        alias[n] = resolve(n)
+    return Propagation(
+        desc,
+        alias,
+        widths,
+        int(sum(layer_flops.values())),
+        int(sum(layer_params.values())),
+        layer_flops,
+        layer_params,
+    )
+
+
+__all__ = ["Propagation", "Ranker", "propagate"]
