@@ -208,6 +208,6 @@ def test_compress_without_a_valid_student_stops_and_writes_no_student(tmp_path, 
     datasets = data.load("digits", batch_size=128)
     teacher = models.build("lenet5", (8, 8, 1), 10)
     with pytest.raises(ValueError, match="No valid student was found.*rebuild failed"):
-        compress(teacher, datasets, config, out=tmp_path / "run", formats=())
+        compress(teacher, datasets, config, out=tmp_path / "run", formats=(), force=True)
     assert not (tmp_path / "run" / "students").exists()
     assert not (tmp_path / "run" / "final").exists()
