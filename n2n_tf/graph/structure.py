@@ -81,6 +81,9 @@ class Structure:
             for n, node in self.graph.nodes.items()
         }
         self.flows = {n: self.rules[n].flow_of(node) for n, node in self.graph.nodes.items()}
+        self.collapsible = {
+            n for n, node in self.graph.nodes.items() if self.rules[n].collapsible(node)
+        }
         self.weight_layers = [n for n in self.order if self.rules[n].kind]
         self._ancestors()
         self._groups()
@@ -241,17 +244,18 @@ class Structure:
 
         A block is removed as a unit (it collapses to its shortcut, identity or
         projection; a squeeze-excite gate collapses to the feature map it
-        scales), decided by its first weight layer; the shortcut's layers are
-        never removed.
+        scales; a DenseNet layer's Concatenate to its input), decided by its
+        first weight layer; the shortcut's layers are never removed.
         """
         self.shortcut_layers: set[str] = set()
         self.skip_start: set[str] = set()
         self.skip_end: set[str] = set()
         self.blocks: dict[str, list[str]] = {}  # first weight layer -> branch nodes
         self.in_block: dict[str, str] = {}
+        self.branches: dict[str, list[frozenset[str]]] = {}  # merge -> nodes per input
         for name in self.order:
             node = self.graph.nodes[name]
-            if self.flows[name] != MERGE or len(node.inputs) < 2:
+            if name not in self.collapsible:
                 continue
             producers = [p for p, _ in node.inputs]
             common = set.intersection(*[set(self.ancestors[p]) | {p} for p in producers])
@@ -265,6 +269,7 @@ class Structure:
                 )
                 weights = [n for n in nodes if self.rules[n].kind]
                 branches.append((nodes, weights))
+            self.branches[name] = [frozenset(nodes) for nodes, _ in branches]
             for _, weights in branches:
                 if weights:
                     self.skip_start.add(weights[0])
