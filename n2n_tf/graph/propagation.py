@@ -76,15 +76,15 @@ def _removed(structure: Structure, arch: Architecture) -> set[str]:
                 f"Architecture removes layer `{name}` that the teacher does not have. "
                 f"Received: removed={sorted(arch.removed)}"
             )
-        if not structure.removable(name):
-            reason = structure.removal_reason.get(name) or "not a weight layer"
+        if not structure.removals.removable(name):
+            reason = structure.removals.removal_reason.get(name) or "not a weight layer"
             raise SurgeryError(
                 f"Layer `{name}` may not be removed ({reason}). "
                 f"Received: removed={sorted(arch.removed)}"
             )
         removed.add(name)
-        removed.update(structure.attached[name])
-        removed.update(structure.blocks.get(name, ()))
+        removed.update(structure.removals.attached[name])
+        removed.update(structure.removals.blocks.get(name, ()))
     return removed
 
 
@@ -94,7 +94,7 @@ def _collapse(structure: Structure, name: str, ins: list[str], removed: set[str]
     Only a removed branch empties an input: an input that changed because of a
     removal further up (the previous block) is kept.
     """
-    branches = structure.branches.get(name)
+    branches = structure.removals.branches.get(name)
     if not branches:
         return ins
     keep = [r for r, nodes in zip(ins, branches, strict=True) if not (nodes and nodes <= removed)]
