@@ -6,11 +6,15 @@ not), ``rebuild`` (teacher + ``Architecture`` -> student), ``estimate``,
 ``count_params``, ``count_flops``, ``SurgeryError`` and ``register_rule``
 (teach surgery a layer type of your own; see ``n2n_tf.graph.rules``).
 
-Modules: ``config_graph`` (flat view of a model's config), ``rules/`` (one rule
-per layer type), ``structure`` (channel groups, blocks, what may change),
-``propagation`` (the cheap shape/channel pass), ``ranking`` (which channels a
-shrunk group keeps), ``inheritance`` (weight slicing into the student),
-``analysis`` (the per-teacher cache), ``rebuild`` and ``inspect``.
+Modules, one responsibility each: ``config_graph`` (a flat, name-keyed view of
+a model's config), ``channels`` (a student tensor relative to the teacher),
+``rules/`` (one rule object per layer type, found by MRO), ``structure``
+(channel groups and why one may not shrink), ``removal`` (what Stage 1 may
+remove and what goes with it), ``propagation`` (the cheap shape/channel pass of
+an architecture), ``ranking`` (which channels a shrunk group keeps),
+``inheritance`` (teacher weights sliced into the student), ``analysis`` (the
+per-teacher cache), ``rebuild`` (architecture -> student) and ``inspect``
+(structural facts of every layer).
 """
 
 from n2n_tf.graph import rules

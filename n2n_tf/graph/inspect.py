@@ -30,9 +30,9 @@ def _fixed_reason(s: Structure, name: str, removed_with: set[str]) -> str | None
         if width_reason is None or name in removed_with:
             return None
         return f"width fixed: {width_reason}"
-    if s.removable(name) or width_reason is None:
+    if s.removals.removable(name) or width_reason is None:
         return None
-    return f"not removable: {s.removal_reason[name]}; width fixed: {width_reason}"
+    return f"not removable: {s.removals.removal_reason[name]}; width fixed: {width_reason}"
 
 
 def inspect(model: keras.Model, **options) -> ModelSpec:
@@ -62,10 +62,11 @@ def inspect(model: keras.Model, **options) -> ModelSpec:
     """
     analysis = analyse(model, **options)
     s, tp = analysis.structure, analysis.teacher_pass
+    r = s.removals
     removed_with = set()
     for name in s.weight_layers:
-        if s.removable(name):
-            removed_with |= set(s.attached[name]) | set(s.blocks.get(name, ()))
+        if r.removable(name):
+            removed_with |= set(r.attached[name]) | set(r.blocks.get(name, ()))
     specs = []
     for name in s.order:
         node = s.node(name)
@@ -83,7 +84,7 @@ def inspect(model: keras.Model, **options) -> ModelSpec:
                 output_shape=out_shape,
                 params=trainable_count(s.layers.get(name)),
                 flops=int(tp.layer_flops.get(name, 0)),
-                removable=s.removable(name),
+                removable=r.removable(name),
                 shrinkable=s.shrinkable(name),
                 group=s.group_of[name],
                 fixed_reason=_fixed_reason(s, name, removed_with),
@@ -94,8 +95,8 @@ def inspect(model: keras.Model, **options) -> ModelSpec:
                 kernel_size=int(max(as_tuple(config.get("kernel_size", 1)))),
                 strides=int(max(as_tuple(config.get("strides", 1)))),
                 padding=padding if isinstance(padding, str) else None,
-                skip_start=name in s.skip_start,
-                skip_end=name in s.skip_end,
+                skip_start=name in r.skip_start,
+                skip_end=name in r.skip_end,
             )
         )
     groups: dict[int, tuple[str, ...]] = {}

@@ -10,7 +10,7 @@ import numpy as np
 
 from n2n_tf.graph.channels import Desc
 from n2n_tf.graph.errors import SurgeryError
-from n2n_tf.graph.rules import MERGE, OWN, Step
+from n2n_tf.graph.rules import OWN, Step
 from n2n_tf.graph.structure import Structure
 from n2n_tf.types import Architecture
 
@@ -76,29 +76,28 @@ def _removed(structure: Structure, arch: Architecture) -> set[str]:
                 f"Architecture removes layer `{name}` that the teacher does not have. "
                 f"Received: removed={sorted(arch.removed)}"
             )
-        if not structure.removable(name):
-            reason = structure.removal_reason.get(name) or "not a weight layer"
+        if not structure.removals.removable(name):
+            reason = structure.removals.removal_reason.get(name) or "not a weight layer"
             raise SurgeryError(
                 f"Layer `{name}` may not be removed ({reason}). "
                 f"Received: removed={sorted(arch.removed)}"
             )
         removed.add(name)
-        removed.update(structure.attached[name])
-        removed.update(structure.blocks.get(name, ()))
+        removed.update(structure.removals.attached[name])
+        removed.update(structure.removals.blocks.get(name, ()))
     return removed
 
 
-def _collapse(structure: Structure, name: str, ins: list[str]) -> list[str]:
-    """Drops merge inputs whose branch was removed entirely (block -> shortcut)."""
-    teacher_ins = [p for p, _ in structure.graph.nodes[name].inputs]
-    keep = []
-    for i, (resolved, original) in enumerate(zip(ins, teacher_ins, strict=True)):
-        emptied = resolved != original and any(
-            j != i and (resolved == other or resolved in structure.ancestors[other])
-            for j, other in enumerate(ins)
-        )
-        if not emptied:
-            keep.append(resolved)
+def _collapse(structure: Structure, name: str, ins: list[str], removed: set[str]) -> list[str]:
+    """Drops merge/concatenation inputs whose branch was removed entirely (block -> shortcut).
+
+    Only a removed branch empties an input: an input that changed because of a
+    removal further up (the previous block) is kept.
+    """
+    branches = structure.removals.branches.get(name)
+    if not branches:
+        return ins
+    keep = [r for r, nodes in zip(ins, branches, strict=True) if not (nodes and nodes <= removed)]
     return keep or ins[:1]
 
 
@@ -118,7 +117,8 @@ def propagate(
         teacher: the teacher's own pass (None: this is the teacher's pass).
 
     Raises:
-        SurgeryError: if the architecture does not give a valid model.
+        SurgeryError: if the architecture does not give a valid model, or a
+            student with more trainable parameters than the teacher.
     """
     factors = _factors(structure, arch)
     removed = _removed(structure, arch)
@@ -129,6 +129,7 @@ def propagate(
     layer_flops: dict[str, int] = {}
     layer_params: dict[str, int] = {}
     nodes, rules, flows = structure.graph.nodes, structure.rules, structure.flows
+    total = 0
 
     def resolve(name: str) -> str:
         while name in alias:
@@ -141,16 +142,15 @@ def propagate(
             alias[name] = node.inputs[0][0]
             continue
         ins = [resolve(p) for p, _ in node.inputs]
-        if flows[name] == MERGE:
-            ins = _collapse(structure, name, ins)
+        if name in structure.collapsible:
+            ins = _collapse(structure, name, ins, removed)
             if len(ins) == 1:
                 alias[name] = ins[0]
                 continue
         t_ins = t_out = None
         if teacher is not None:
             t_out = teacher.desc[name]
-            if len(ins) == len(node.inputs):
-                t_ins = [teacher.desc[p] for p, _ in node.inputs]
+            t_ins = [teacher.desc[p] for p, _ in node.inputs]
         group = structure.group_of[name]
         layer = structure.layers.get(name)
         step = Step(name, node, layer, [desc[p] for p in ins], t_ins, t_out, group)
@@ -170,6 +170,15 @@ def propagate(
             )
         layer_flops[name] = rule.flops(step, out) if rule.kind else 0
         layer_params[name] = rule.params(step, out) if step.layer is not None else 0
+        total += layer_params[name]
+        if teacher is not None and total > teacher.params:
+            # Not a compression, and possibly too big to build: removing both convolutions
+            # of a DenseNet layer doubles the channels of every later Concatenate.
+            raise SurgeryError(
+                f"The student would have more trainable parameters than the teacher "
+                f"({teacher.params:,}) by layer `{name}` already. Received: "
+                f"removed={sorted(arch.removed)}"
+            )
     outputs = [resolve(n) for n, _ in structure.graph.outputs]
     if teacher is not None:
         for out, (t_name, _) in zip(outputs, structure.graph.outputs, strict=True):

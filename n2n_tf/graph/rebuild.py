@@ -63,7 +63,9 @@ def rebuild(
     """Builds the student that ``architecture`` describes.
 
     Pure: the teacher is never modified. Invalid architectures are rejected by
-    shape arithmetic before any Keras object is built.
+    shape arithmetic before any Keras object is built, and so are students with
+    more trainable parameters than the teacher (not compressions; some removals
+    make later layers wider).
 
     Args:
         teacher: a functional or Sequential model (nested models are flattened).

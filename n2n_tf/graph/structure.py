@@ -1,8 +1,8 @@
-"""``Structure``: what a teacher's graph allows, read from its rules alone (no weights).
+"""``Structure``: a teacher's graph read through its rules, and its channel groups (no weights).
 
-Channel groups (tensors whose channels must shrink together, tied by merges),
-why a group may not shrink, the BN/activation chains and residual blocks
-removed with a weight layer, and why a weight layer may not be removed.
+Channel groups are the tensors whose channels must shrink together (tied by
+merges); a group may not shrink for a reason recorded in ``fixed``. What Stage 1
+may remove is worked out in ``removal``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import math
 import keras
 
 from n2n_tf.graph.config_graph import Graph, input_shapes, layer_objects, read
+from n2n_tf.graph.removal import Removals
 from n2n_tf.graph.rules import (
     DERIVED,
     INPUT,
@@ -20,7 +21,6 @@ from n2n_tf.graph.rules import (
     OPAQUE,
     OWN,
     Rule,
-    as_tuple,
     rule_for,
 )
 
@@ -59,6 +59,7 @@ class Structure:
         members: per group, the ``OWN`` layers that produce its channels (leader first).
         fixed: per group that may not shrink, the reason.
         granularity: per group, the number of blocks its channels are kept in equally.
+        removals: what Stage 1 may remove (``removal.Removals``).
     """
 
     def __init__(
@@ -70,8 +71,6 @@ class Structure:
     ):
         self.graph: Graph = read(teacher)
         self.round_to = max(1, int(round_to))
-        self.protect = set(protect)
-        self.allow_downsampling_removal = allow_downsampling_removal
         self.order = list(self.graph.nodes)
         self.position = {name: i for i, name in enumerate(self.order)}
         self.consumers = self.graph.consumers()
@@ -81,12 +80,13 @@ class Structure:
             for n, node in self.graph.nodes.items()
         }
         self.flows = {n: self.rules[n].flow_of(node) for n, node in self.graph.nodes.items()}
+        self.collapsible = {
+            n for n, node in self.graph.nodes.items() if self.rules[n].collapsible(node)
+        }
         self.weight_layers = [n for n in self.order if self.rules[n].kind]
         self._ancestors()
         self._groups()
-        self._attachments()
-        self._residuals()
-        self._removal()
+        self.removals = Removals(self, protect, allow_downsampling_removal)
 
     def node(self, name: str):
         return self.graph.nodes[name]
@@ -221,109 +221,6 @@ class Structure:
             k = min(full, max(self.round_to, int(round(k / self.round_to)) * self.round_to))
         gran = self.granularity.get(group, 1)
         return max(gran, k // gran * gran)
-
-    # ------------------------------------------------------------ removal
-    def _attachments(self) -> None:
-        """Per weight layer: the BN/activation chain removed with it."""
-        self.attached: dict[str, list[str]] = {}
-        for name in self.weight_layers:
-            chain, current = [], name
-            while len(self.consumers[current]) == 1:
-                nxt = self.consumers[current][0]
-                if not self.rules[nxt].attachable or len(self.graph.nodes[nxt].inputs) != 1:
-                    break
-                chain.append(nxt)
-                current = nxt
-            self.attached[name] = chain
-
-    def _residuals(self) -> None:
-        """Finds residual blocks: merges with one shortcut branch and one residual branch.
-
-        A block is removed as a unit (it collapses to its shortcut, identity or
-        projection; a squeeze-excite gate collapses to the feature map it
-        scales), decided by its first weight layer; the shortcut's layers are
-        never removed.
-        """
-        self.shortcut_layers: set[str] = set()
-        self.skip_start: set[str] = set()
-        self.skip_end: set[str] = set()
-        self.blocks: dict[str, list[str]] = {}  # first weight layer -> branch nodes
-        self.in_block: dict[str, str] = {}
-        for name in self.order:
-            node = self.graph.nodes[name]
-            if self.flows[name] != MERGE or len(node.inputs) < 2:
-                continue
-            producers = [p for p, _ in node.inputs]
-            common = set.intersection(*[set(self.ancestors[p]) | {p} for p in producers])
-            if not common:
-                continue
-            branches = []
-            for p in producers:
-                nodes = sorted(
-                    (a for a in (set(self.ancestors[p]) | {p}) if a not in common),
-                    key=self.position.get,
-                )
-                weights = [n for n in nodes if self.rules[n].kind]
-                branches.append((nodes, weights))
-            for _, weights in branches:
-                if weights:
-                    self.skip_start.add(weights[0])
-                    self.skip_end.add(weights[-1])
-            counts = [len(w) for _, w in branches]
-            if len(branches) != 2 or counts.count(min(counts)) != 1:
-                continue
-            short = counts.index(min(counts))
-            self.shortcut_layers |= set(branches[short][1])
-            nodes, weights = branches[1 - short]
-            single = all(len(self.graph.nodes[n].inputs) == 1 for n in nodes)
-            if weights and single and not (set(nodes) & set(self.in_block)):
-                self.blocks[weights[0]] = nodes
-                for n in nodes:
-                    self.in_block[n] = weights[0]
-
-    def _heads(self) -> set[str]:
-        """Weight layers that reach a model output without another weight layer."""
-        heads, stack, seen = set(), [n for n, _ in self.graph.outputs], set()
-        while stack:
-            name = stack.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            if self.rules[name].kind:
-                heads.add(name)
-                continue
-            stack += [p for p, _ in self.graph.nodes[name].inputs]
-        return heads
-
-    def _removal(self) -> None:
-        """Why each weight layer may not be removed (None: Stage 1 may remove it)."""
-        heads = self._heads()
-        first = self.weight_layers[0] if self.weight_layers else None
-        self.removal_reason: dict[str, str | None] = {}
-        for name in self.weight_layers:
-            node = self.graph.nodes[name]
-            strides = as_tuple(node.config.get("strides", 1))
-            reason = None
-            if name in self.protect:
-                reason = "protected"
-            elif name == first:
-                reason = "the first weight layer"
-            elif name in heads:
-                reason = "it feeds the model output"
-            elif name in self.shortcut_layers:
-                reason = "on a residual shortcut"
-            elif name in self.in_block:
-                if self.in_block[name] != name:
-                    reason = f"removed with its block (`{self.in_block[name]}`)"
-            elif max(strides) > 1 and not self.allow_downsampling_removal:
-                reason = f"it down-samples (strides={max(strides)})"
-            elif len(node.inputs) != 1:
-                reason = "it has several inputs"
-            self.removal_reason[name] = reason
-
-    def removable(self, name: str) -> bool:
-        """Whether Stage 1 may remove a weight layer."""
-        return name in self.removal_reason and self.removal_reason[name] is None
 
 
 __all__ = ["Structure"]

@@ -332,3 +332,64 @@ def test_changed_teacher_weights_change_the_kept_channels():
     second = np.array(graph.rebuild(teacher, arch).get_layer("c1").kernel)
     np.testing.assert_array_equal(second, kernel[..., np.sort(order[:4])])
     assert not np.array_equal(first, second)
+
+
+def test_a_densenet_layer_is_removed_whole_and_its_concatenate_collapses():
+    teacher = tiny_models.dense_block()
+    spec = graph.inspect(teacher)
+    assert spec.layer("l1_conv1").removable and not spec.layer("l1_conv2").removable
+    assert spec.layer("l1_conv2").shrinkable  # removed with its block, but its width may change
+    x = sample(teacher)
+    same = graph.rebuild(teacher, Architecture())
+    assert np.abs(outputs(teacher, x) - outputs(same, x)).max() < 1e-5
+    arch = Architecture(removed=frozenset({"l1_conv1"}))
+    student = graph.rebuild(teacher, arch)
+    names = {layer.name for layer in student.layers}
+    assert not names & {"l1_bn0", "l1_relu0", "l1_conv1", "l1_bn1", "l1_conv2", "l1_concat"}
+    assert student.get_layer("l2_bn0").gamma.shape == (8,)  # the stem's 8 channels only
+    assert student.get_layer("l2_concat").output.shape[-1] == 12
+    assert graph.estimate(teacher, arch)[0] == graph.count_params(student)
+    assert graph.count_params(student) < graph.count_params(teacher)
+    # Shrinking the first layer's 3x3 conv slices every later reader of the concatenation.
+    student = graph.rebuild(teacher, Architecture(factors={"l1_conv2": 0.5}))
+    kernel = np.array(teacher.get_layer("l1_conv2").kernel)
+    kept = np.sort(np.argsort(-np.abs(kernel).sum(axis=(0, 1, 2)), kind="stable")[:2])
+    channels = np.concatenate([np.arange(8), 8 + kept])
+    np.testing.assert_array_equal(
+        np.array(student.get_layer("l2_bn0").gamma),
+        np.array(teacher.get_layer("l2_bn0").gamma)[channels],
+    )
+    np.testing.assert_array_equal(
+        np.array(student.get_layer("l2_conv1").kernel),
+        np.array(teacher.get_layer("l2_conv1").kernel)[:, :, channels],
+    )
+
+
+def test_students_larger_than_the_teacher_are_rejected_before_building():
+    teacher = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(16, 3, padding="same", name="c1"),
+            keras.layers.Conv2D(2, 1, name="squeeze"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(4, name="logits"),
+        ]
+    )
+    # Without the 1x1 squeeze, the Dense head reads 8*8*16 instead of 8*8*2 features.
+    with pytest.raises(SurgeryError, match="more trainable parameters than the teacher"):
+        graph.estimate(teacher, Architecture(removed=frozenset({"squeeze"})))
+
+
+def test_removing_a_block_keeps_the_shortcut_of_the_next_block():
+    teacher = tiny_models.residual_chain()
+    randomise(teacher)
+    student = graph.rebuild(teacher, Architecture(removed=frozenset({"b1_expand"})))
+    add = student.get_layer("b2_add")
+    assert [t._keras_history[0].name for t in add._inbound_nodes[0].input_tensors] == [
+        "stem",
+        "b2_project_bn",
+    ]
+    # Removing the first block is the same as adding nothing to the stem's output.
+    zero(teacher, "b1_project_bn", np.arange(8))
+    x = sample(teacher)
+    np.testing.assert_allclose(outputs(student, x), outputs(teacher, x), rtol=1e-4, atol=1e-5)

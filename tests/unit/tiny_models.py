@@ -190,3 +190,36 @@ def with_subclass_conv(input_shape=(8, 8, 3), classes=4):
     x = L.GlobalAveragePooling2D(name="gap")(x)
     outputs = L.Dense(classes, name="logits")(x)
     return keras.Model(inputs, outputs, name="with_subclass_conv")
+
+
+def dense_block(input_shape=(8, 8, 3), classes=4):
+    """Two DenseNet layers (BN-ReLU-Conv1x1-BN-ReLU-Conv3x3, concatenated to their input)."""
+    x = inputs = keras.Input(input_shape, name="input")
+    x = L.Conv2D(8, 3, padding="same", name="stem")(x)
+    for i in (1, 2):
+        y = L.BatchNormalization(name=f"l{i}_bn0")(x)
+        y = L.ReLU(name=f"l{i}_relu0")(y)
+        y = L.Conv2D(8, 1, name=f"l{i}_conv1")(y)
+        y = L.BatchNormalization(name=f"l{i}_bn1")(y)
+        y = L.ReLU(name=f"l{i}_relu1")(y)
+        y = L.Conv2D(4, 3, padding="same", name=f"l{i}_conv2")(y)
+        x = L.Concatenate(name=f"l{i}_concat")([x, y])
+    x = L.BatchNormalization(name="bn")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    outputs = L.Dense(classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="dense_block")
+
+
+def residual_chain(input_shape=(8, 8, 3), classes=4):
+    """Two inverted residual blocks in a row with no activation after their Add (MobileNetV2)."""
+    x = inputs = keras.Input(input_shape, name="input")
+    x = L.Conv2D(8, 3, padding="same", name="stem")(x)
+    for i in (1, 2):
+        y = L.Conv2D(16, 1, name=f"b{i}_expand")(x)
+        y = L.ReLU(name=f"b{i}_relu")(y)
+        y = L.Conv2D(8, 1, name=f"b{i}_project")(y)
+        y = L.BatchNormalization(name=f"b{i}_project_bn")(y)
+        x = L.Add(name=f"b{i}_add")([x, y])
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    outputs = L.Dense(classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="residual_chain")

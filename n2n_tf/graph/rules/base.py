@@ -38,7 +38,8 @@ class Step:
         node: its serialized layer and inputs.
         layer: the teacher's layer (or operation) object.
         ins: the student's input tensors.
-        teacher_ins: the teacher's input tensors (None during the teacher's own pass).
+        teacher_ins: the teacher's tensors of all the layer's inputs (None during the
+            teacher's own pass; longer than ``ins`` when a removal dropped an input).
         teacher_out: the teacher's output tensor (None during the teacher's own pass).
         group: the channel group of the layer's output.
         width: the output width chosen for an ``OWN`` layer.
@@ -99,6 +100,11 @@ class Rule:
     def flow_of(self, node: Node) -> str:
         """The flow of one call of the layer (may depend on its config)."""
         return self.flow
+
+    def collapsible(self, node: Node) -> bool:
+        """Whether an input whose branch was removed entirely is dropped (a residual
+        Add collapses to its shortcut, a DenseNet Concatenate to its first input)."""
+        return False
 
     def granularity(self, node: Node) -> int:
         """Output channels are kept in equal numbers in this many contiguous blocks."""

@@ -26,6 +26,9 @@ class ConcatRule(Rule):
     def flow_of(self, node) -> str:
         return DERIVED if _on_channels(node) else OPAQUE
 
+    def collapsible(self, node) -> bool:
+        return _on_channels(node) and len(node.inputs) > 1
+
     def fixed_reason(self, node) -> str | None:
         return None if _on_channels(node) else f"`{node.name}` concatenates a non-channel axis"
 
@@ -45,7 +48,8 @@ class ConcatRule(Rule):
         shape = (*base[0], channels)
         if step.teacher_ins is None:
             return Desc(shape, ("g", step.group), np.arange(channels))
-        if all(a.key == b.key for a, b in zip(step.ins, step.teacher_ins, strict=True)):
+        whole = len(step.ins) == len(step.teacher_ins)  # no input dropped by a removal
+        if whole and all(a.key == b.key for a, b in zip(step.ins, step.teacher_ins, strict=True)):
             offsets = np.cumsum([0] + [t.channels for t in step.teacher_ins])[:-1]
             idx = np.concatenate([d.idx + o for d, o in zip(step.ins, offsets, strict=True)])
             return Desc(shape, ("g", step.group), idx)

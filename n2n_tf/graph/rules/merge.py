@@ -34,6 +34,9 @@ class MergeRule(Rule):
 
     flow = MERGE
 
+    def collapsible(self, node) -> bool:
+        return len(node.inputs) > 1
+
     def output(self, step: Step) -> Desc:
         shape = broadcast(step.name, [d.shape for d in step.ins])
         carrier = next((d for d in step.ins if d.shape == shape), step.first)
