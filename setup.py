@@ -11,6 +11,7 @@ VERSION = "0.1.0"
 # Versions verified to install and import together on Python 3.11 (CPU).
 INSTALL_REQUIRES = [
     "tensorflow==2.20.0",
+    "tensorboard==2.20.0",
     "keras==3.12.0",
     "tensorflow-probability==0.25.0",
     "tf-keras==2.20.1",
