@@ -88,7 +88,7 @@ def export(
         bake_preprocessing=not no_preprocessing_layers,
     )
     if check is not None:
-        click.echo(check_line(check.to_dict()))
+        click.echo(check_line(check.to_dict(), who="Model"))
         if not no_preprocessing_layers:
             click.echo(
                 f"The exported files take raw pixels (preprocessing `{check.preprocess}` inside)"

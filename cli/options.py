@@ -76,10 +76,10 @@ raw_inputs_option = click.option(
 )
 
 
-def check_line(check: dict) -> str:
+def check_line(check: dict, who: str = "Teacher") -> str:
     """One line on the teacher check (``TeacherCheck.to_dict()``): accuracy, preprocessing."""
     line = (
-        f"Teacher: validation accuracy {check['val_accuracy']:.2%} with preprocessing "
+        f"{who}: validation accuracy {check['val_accuracy']:.2%} with preprocessing "
         f"`{check['preprocess']}`"
     )
     if check.get("candidates"):
