@@ -32,10 +32,14 @@ class Analysis:
         self._check_removals()
 
     def _check_removals(self) -> None:
-        removals = self.structure.removals
-        for name in self.structure.weight_layers:
-            if not removals.removable(name):
-                continue
+        structure, removals = self.structure, self.structure.removals
+        desc = self.teacher_pass.desc
+        for name in structure.weight_layers:
+            if not removals.removable(name) or name in removals.blocks:
+                continue  # a block collapses to its shortcut, whose shape is the merge's
+            end = (removals.attached[name] or [name])[-1]
+            if desc[structure.node(name).inputs[0][0]].shape == desc[end].shape:
+                continue  # nothing after it changes shape
             try:
                 self.propagate(Architecture(removed=frozenset({name})))
             except SurgeryError as err:
