@@ -68,6 +68,9 @@ def facts(metrics: dict, figures: dict) -> list[tuple[str, str]]:
     out.append(("compression", "-" if ratio is None else f"{ratio:.1f}x"))
     if metrics.get("compression") is not None:
         out.append(("compression C", _num(metrics["compression"])))
+    stage1 = metrics.get("stage1")
+    if stage1:
+        out.append(("stage-1 architecture", f"{stage1['params']:,} params"))
     out.append(("reward (fine-tuned student)", _num(metrics.get("reward"))))
     search_reward = metrics.get("search_reward")
     if search_reward is None and figures.get("best_scored"):

@@ -111,12 +111,12 @@ def best_architecture(run: RunData) -> tuple[dict | None, str]:
     student = run.metrics.get("student") or {}
     if isinstance(student.get("architecture"), dict):
         return student["architecture"], "final student"
-    best = None
-    for stage_best in ((run.state or {}).get("best") or {}).values():
-        if stage_best.get("score") and (best is None or stage_best["reward"] > best["reward"]):
-            best = stage_best
-    if best is not None:
-        return best["arch"], "best so far (checkpoint)"
+    # As the search picks: Stage 2's best (its reward is against its parent, so it
+    # is not compared with Stage 1's), else Stage 1's.
+    bests = (run.state or {}).get("best") or {}
+    for stage in reversed(STAGES):
+        if (bests.get(stage) or {}).get("score"):
+            return bests[stage]["arch"], "best so far (checkpoint)"
     rows = [r for r in run.history if _in_constraints(r)]
     if rows:
         top = max(rows, key=lambda r: r["reward"])

@@ -166,7 +166,16 @@ def test_progress_sees_every_training_pass_and_every_update(run):
             done += event[1]
         elif event[0] == "stop":
             assert done == total
-    updates = [e[1] for e in recorder.events if e[0] == "update"]
+    every = [e[1] for e in recorder.events if e[0] == "update"]
+    # Random search runs through the same loop, after the policy search, with its own lines.
+    random = [(u["stage"], u["update"]) for u in every if u["stage"].startswith("random")]
+    assert random == [
+        ("random search removal", 1),
+        ("random search removal", 2),
+        ("random search shrink", 1),
+        ("random search shrink", 2),
+    ]
+    updates = [u for u in every if not u["stage"].startswith("random")]
     assert [(u["stage"], u["update"]) for u in updates] == [
         ("removal", 1),
         ("removal", 2),
