@@ -63,7 +63,7 @@ def run_one(spec, overrides: list[str], seed: int, noise: float, pairs: dict) ->
         search = Search(None, None, config, run_dir, env=env, policies=policies)
         search.run()
         policy = search.summary()
-        random = random_search(search)
+        random = random_search(search, equal_cost=False)
     return {
         "optimum": env.reward(env.best_architecture()),
         "policy": policy["best_reward"],

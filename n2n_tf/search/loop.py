@@ -126,6 +126,7 @@ class State:
     cache: dict = field(default_factory=dict)
     rewards: dict = field(default_factory=lambda: {s: [] for s in STAGES})
     trained: int = 0
+    stage_trained: dict = field(default_factory=dict)  # students trained per stage
 
 
 class Search:
@@ -148,6 +149,8 @@ class Search:
         policies: ``(removal, shrink)`` policy objects to train (default: new
             ones from the config); reusing them across searches reuses their
             traced functions.
+        max_students: ``{stage: n}``: a stage also ends after the update in
+            which it has trained ``n`` students (random search at equal cost).
 
     Besides history and checkpoints, every update writes TensorBoard scalars
     (rewards, baseline, policy entropy, best student, students trained,
@@ -167,6 +170,7 @@ class Search:
         random: bool = False,
         env: Environment | None = None,
         policies: tuple | None = None,
+        max_students: dict | None = None,
     ):
         self.config, self.run_dir = config, Path(run_dir)
         self.env = env if env is not None else Environment(teacher, data, config)
@@ -202,6 +206,7 @@ class Search:
                 self.shrink, self.optimizers["shrink"], s.shrink_updates, s.factors
             ),
         }
+        self.max_students = dict(max_students or {})
         self.state = State()
         self.rng = np.random.default_rng(config.runtime.seed + (7919 if random else 0))
         self.on_update = on_update
@@ -295,7 +300,11 @@ class Search:
         label = f"{self.prefix}{name} {update + 1}/{stage.updates}"
         if hasattr(self.env, "trainer"):
             self.env.trainer.progress = self.progress.labelled(label)
+        trained_before = self.env.trained
         scored = self.env.score(archs, update, seed, parent)
+        self.state.stage_trained[name] = (
+            self.state.stage_trained.get(name, 0) + self.env.trained - trained_before
+        )
         rewards = [score.policy_reward for score, _ in scored]
         baseline = Baseline(self.config.search.baseline_decay, self.state.baselines.get(name))
         advantages = baseline.advantages(rewards)
@@ -401,6 +410,11 @@ class Search:
         if self.on_update is not None:
             self.on_update(info)
 
+    def _spent(self, stage: str) -> bool:
+        """Whether the stage has trained its ``max_students``."""
+        cap = self.max_students.get(stage)
+        return cap is not None and self.state.stage_trained.get(stage, 0) >= cap
+
     def _updates(self, stage: str) -> int:
         return self.stages[stage].updates
 
@@ -427,7 +441,7 @@ class Search:
             self.history_path.unlink(missing_ok=True)
         while self.state.stage in STAGES:
             stage = self.state.stage
-            while self.state.update < self._updates(stage):
+            while self.state.update < self._updates(stage) and not self._spent(stage):
                 self._update(stage, self.state.update)
             nxt = STAGES.index(stage) + 1
             self.state.stage = STAGES[nxt] if nxt < len(STAGES) else "done"
@@ -459,14 +473,18 @@ class Search:
         }
 
 
-def random_search(search: Search, resume: bool = False) -> dict:
+def random_search(search: Search, resume: bool = False, equal_cost: bool = True) -> dict:
     """Random search with the same plan (stages, updates, rollouts) as ``search``.
 
     The same loop runs ``RandomPolicy`` in both stages, in a fork of the
     search's environment (its own score cache, so it pays for its own
     students); every sample goes to ``random.jsonl`` in the history's format.
+    With ``equal_cost`` a random stage ends once it has trained as many
+    students as the policy's stage did (a converged policy repeats cached
+    students, random search rarely does); else it runs every update.
     Returns ``Search.summary()`` of the random search.
     """
+    caps = dict(search.state.stage_trained) if equal_cost else None
     other = Search(
         None,
         None,
@@ -475,6 +493,7 @@ def random_search(search: Search, resume: bool = False) -> dict:
         progress=search.progress,
         random=True,
         env=search.env.fork(),
+        max_students=caps,
     )
     resume = resume and (other.checkpoint_dir / "state.json").is_file()
     other.run(resume=resume)

@@ -126,7 +126,7 @@ def test_random_search_runs_the_same_loop_and_writes_the_same_rows(tmp_path, spe
     env = SyntheticEnvironment(spec, config.search.factors, seed=2)
     search = Search(None, None, config, tmp_path, env=env, policies=fresh(policies, 2))
     search.run()
-    summary = random_search(search)
+    summary = random_search(search, equal_cost=False)
     policy_rows, random_rows = rows(tmp_path / "history.jsonl"), rows(tmp_path / "random.jsonl")
     assert len(random_rows) == len(policy_rows) == summary["samples"] == 40
     assert [set(r) for r in random_rows] == [set(r) for r in policy_rows]
@@ -152,8 +152,20 @@ def test_reinforce_beats_random_search_on_a_synthetic_reward(spec, policies):
             search = Search(None, None, config, run_dir, env=env, policies=fresh(policies, seed))
             search.run()
             policy = search.summary()["best_reward"]
-            random = random_search(search)["best_reward"]
+            random = random_search(search, equal_cost=False)["best_reward"]
         wins += policy > random
         gaps.append(env.reward(env.best_architecture()) - policy)
     print(f"REINFORCE beat random search on {wins}/10 seeds; mean gap to best {np.mean(gaps):.3f}")
     assert wins >= 6
+
+
+def test_random_search_at_equal_cost_trains_as_many_students_per_stage(tmp_path, spec, policies):
+    config = load_config(None, [*PLAN, "runtime.seed=3"])
+    env = SyntheticEnvironment(spec, config.search.factors, seed=3)
+    search = Search(None, None, config, tmp_path, env=env, policies=fresh(policies, 3))
+    search.run()
+    random_search(search)  # equal cost: each random stage stops at the policy's count
+    state = json.loads((tmp_path / "checkpoint_random" / "state.json").read_text())
+    for stage, count in search.state.stage_trained.items():
+        # It stops in the update that reaches the policy's count (or runs out of updates).
+        assert state["stage_trained"][stage] < count + config.search.rollouts
