@@ -24,7 +24,11 @@ logger = logging.getLogger(__name__)
 
 PLOTS = ("rewards", "accuracy_vs_params", "accuracy_vs_flops", "widths")
 CAPTIONS = {
-    "rewards": "Reward per policy update (mean and max over rollouts, REINFORCE baseline)",
+    "rewards": (
+        "Reward per policy update against the teacher (mean and max over rollouts); "
+        "the REINFORCE baseline is on the reward the policy learnt from "
+        "(Stage 2: against its Stage-1 architecture)"
+    ),
     "accuracy_vs_params": "Every scored student: validation accuracy vs parameters",
     "accuracy_vs_flops": "Every scored student: validation accuracy vs FLOPs",
     "widths": "Per-layer width of the teacher and the student (x: removed)",

@@ -44,9 +44,11 @@ def updates(history: Iterable[dict], decay: float = 0.8) -> dict[str, list[dict]
             batch = by_update[update]
             rewards = [float(r["reward"]) for r in batch]
             mean = float(np.mean(rewards))
+            # The baseline is on the scale the policy learnt from (Stage 2: vs its parent).
+            learnt = float(np.mean([float(r.get("policy_reward", r["reward"])) for r in batch]))
             recorded = [r["baseline"] for r in batch if r.get("baseline") is not None]
-            used = float(recorded[0]) if recorded else (mean if base is None else base)
-            base = mean if base is None else decay * base + (1 - decay) * mean
+            used = float(recorded[0]) if recorded else (learnt if base is None else base)
+            base = learnt if base is None else decay * base + (1 - decay) * learnt
             ok = [float(r["reward"]) for r in batch if _in_constraints(r)]
             if ok:
                 best = max(ok) if best is None else max(best, max(ok))
