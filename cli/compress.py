@@ -34,20 +34,33 @@ def _summary(metrics: dict) -> str:
         ("FLOPs (MACs)", f"{t['flops']:,}", f"{s['flops']:,}"),
     ]
     lines = head + [f"{a:<15}{b:>14}{c:>14}" for a, b, c in rows]
+    stage1 = metrics.get("stage1")
+    if stage1:
+        removed = len(stage1["architecture"].get("removed", []))
+        lines.append(
+            f"stage-1 architecture: {stage1['params']:,} params ({removed} layers removed), "
+            f"student {s['params']:,} params "
+            f"({stage1['params'] / max(s['params'], 1):.2f}x smaller than it)"
+        )
     lines.append(
         f"compression {metrics['compression_ratio']:.1f}x (C={metrics['compression']:.3f}), "
         f"reward {metrics['reward']:.3f}, {metrics['students_trained']} students trained, "
         f"{metrics['seconds']:.0f} s"
     )
+    against = {"removal": "vs teacher", "shrink": "vs stage-1 architecture"}
     for stage, fifths in metrics["stages"].items():
         first, last = fifths["first_fifth_mean_reward"], fifths["last_fifth_mean_reward"]
         if first is not None:
-            lines.append(f"{stage}: mean reward first fifth {first:.3f} -> last fifth {last:.3f}")
+            lines.append(
+                f"{stage}: mean reward ({against.get(stage, 'vs parent')}) "
+                f"first fifth {first:.3f} -> last fifth {last:.3f}"
+            )
     random = metrics.get("random_baseline")
-    if random:
+    if random and random.get("best_reward") is not None:
         lines.append(
-            f"random search, {random['students']} students: best reward "
-            f"{random['best_reward']:.3f} (policy search best {metrics['search_reward']:.3f})"
+            f"random search, same plan ({random['students']} students trained): reward "
+            f"{random['best_reward']:.3f} at {random['best_params']:,} params; policy search "
+            f"{metrics['search_reward']:.3f} at {s['params']:,} params (teacher-relative)"
         )
     return "\n".join(lines)
 

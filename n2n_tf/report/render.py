@@ -24,7 +24,11 @@ logger = logging.getLogger(__name__)
 
 PLOTS = ("rewards", "accuracy_vs_params", "accuracy_vs_flops", "widths")
 CAPTIONS = {
-    "rewards": "Reward per policy update (mean and max over rollouts, REINFORCE baseline)",
+    "rewards": (
+        "Reward per policy update against the teacher (mean and max over rollouts); "
+        "the REINFORCE baseline is on the reward the policy learnt from "
+        "(Stage 2: against its Stage-1 architecture)"
+    ),
     "accuracy_vs_params": "Every scored student: validation accuracy vs parameters",
     "accuracy_vs_flops": "Every scored student: validation accuracy vs FLOPs",
     "widths": "Per-layer width of the teacher and the student (x: removed)",
@@ -68,6 +72,9 @@ def facts(metrics: dict, figures: dict) -> list[tuple[str, str]]:
     out.append(("compression", "-" if ratio is None else f"{ratio:.1f}x"))
     if metrics.get("compression") is not None:
         out.append(("compression C", _num(metrics["compression"])))
+    stage1 = metrics.get("stage1")
+    if stage1:
+        out.append(("stage-1 architecture", f"{stage1['params']:,} params"))
     out.append(("reward (fine-tuned student)", _num(metrics.get("reward"))))
     search_reward = metrics.get("search_reward")
     if search_reward is None and figures.get("best_scored"):

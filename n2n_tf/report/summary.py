@@ -44,9 +44,11 @@ def updates(history: Iterable[dict], decay: float = 0.8) -> dict[str, list[dict]
             batch = by_update[update]
             rewards = [float(r["reward"]) for r in batch]
             mean = float(np.mean(rewards))
+            # The baseline is on the scale the policy learnt from (Stage 2: vs its parent).
+            learnt = float(np.mean([float(r.get("policy_reward", r["reward"])) for r in batch]))
             recorded = [r["baseline"] for r in batch if r.get("baseline") is not None]
-            used = float(recorded[0]) if recorded else (mean if base is None else base)
-            base = mean if base is None else decay * base + (1 - decay) * mean
+            used = float(recorded[0]) if recorded else (learnt if base is None else base)
+            base = learnt if base is None else decay * base + (1 - decay) * learnt
             ok = [float(r["reward"]) for r in batch if _in_constraints(r)]
             if ok:
                 best = max(ok) if best is None else max(best, max(ok))
@@ -111,12 +113,12 @@ def best_architecture(run: RunData) -> tuple[dict | None, str]:
     student = run.metrics.get("student") or {}
     if isinstance(student.get("architecture"), dict):
         return student["architecture"], "final student"
-    best = None
-    for stage_best in ((run.state or {}).get("best") or {}).values():
-        if stage_best.get("score") and (best is None or stage_best["reward"] > best["reward"]):
-            best = stage_best
-    if best is not None:
-        return best["arch"], "best so far (checkpoint)"
+    # As the search picks: Stage 2's best (its reward is against its parent, so it
+    # is not compared with Stage 1's), else Stage 1's.
+    bests = (run.state or {}).get("best") or {}
+    for stage in reversed(STAGES):
+        if (bests.get(stage) or {}).get("score"):
+            return bests[stage]["arch"], "best so far (checkpoint)"
     rows = [r for r in run.history if _in_constraints(r)]
     if rows:
         top = max(rows, key=lambda r: r["reward"])

@@ -21,7 +21,7 @@ from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
 from n2n_tf.io.run import representative
 from n2n_tf.jobs.preamble import prepare
 from n2n_tf.runtime import configure_threads, set_seed
-from n2n_tf.search.loop import STAGES, Search
+from n2n_tf.search.loop import STAGES, Best, Search, random_search
 from n2n_tf.search.reward import compression, reward
 
 logger = logging.getLogger(__name__)
@@ -160,7 +160,8 @@ def compress(
     trained = env.trained
     random = None
     if config.search.random_baseline:
-        random = search.random_baseline(trained, seed=config.runtime.seed + 7919)
+        random = random_search(search, resume=resume)
+    stage1 = Best(**state.best[STAGES[0]])
     student = env.build(arch)
     with atomic_path(run_dir / "students" / "best.keras") as tmp:
         student.save(tmp)
@@ -199,11 +200,20 @@ def compress(
             "architecture": arch.to_dict(),
             "search_val_accuracy": (best_score or {}).get("val_accuracy"),
         },
+        "stage1": None
+        if stage1.score is None
+        else {
+            "params": stage1.score["params"],
+            "search_val_accuracy": stage1.score["val_accuracy"],
+            "architecture": stage1.arch,
+        },
         "compression": c,
         "compression_ratio": env.teacher_params / max(params, 1),
         "reward": reward(params, env.teacher_params, finetune.val_accuracy, env.teacher_accuracy),
         "search_reward": (best_score or {}).get("reward"),
+        # The rewards each policy learned from: Stage 2's are against its parent.
         "stages": {s: _fifths(state.rewards[s]) for s in STAGES},
+        "search": search.summary(),
         "students_trained": trained,
         "random_baseline": random,
         "export": exported,

@@ -2,13 +2,21 @@
 
 The only module that imports both ``graph`` and ``distill``. Scored
 architectures are cached by ``Architecture.key()`` and never trained twice.
+
+Every student gets two rewards: ``reward``, against the teacher (what reports
+show), and ``policy_reward``, against the stage's parent (what REINFORCE
+learns from). Stage 1's parent is the teacher; Stage 2's is the best Stage-1
+architecture, with its size and its measured (scored) accuracy, as in the
+reference implementation: a Stage-2 student not smaller than its parent
+scores -1.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import keras
 
@@ -22,9 +30,29 @@ from n2n_tf.types import Architecture
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Parent:
+    """What a stage's students are measured against (Stage 1: the teacher).
+
+    Attributes:
+        params: its trainable parameters.
+        accuracy: its validation accuracy (for a Stage-1 architecture: the one
+            it was scored with, after the same short distillation as its children).
+        key: its ``Architecture.key()`` ("" for the teacher).
+    """
+
+    params: int
+    accuracy: float
+    key: str = ""
+
+
 @dataclass
 class Score:
-    """What one scored architecture got."""
+    """What one scored architecture got.
+
+    ``reward`` is against the teacher; ``policy_reward`` against the parent the
+    architecture was scored for (equal in Stage 1).
+    """
 
     key: str
     params: int = 0
@@ -34,6 +62,7 @@ class Score:
     valid: bool = False
     violated: tuple[str, ...] = ()
     reason: str = ""
+    policy_reward: float = INVALID
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -68,22 +97,43 @@ class Environment:
         self.cache: dict[str, Score] = {}
         self.trained = 0  # students actually trained (cache misses)
 
+    @property
+    def teacher_parent(self) -> Parent:
+        """The teacher as a parent (Stage 1)."""
+        return Parent(self.teacher_params, self.teacher_accuracy)
+
+    def fork(self) -> Environment:
+        """The same teacher, data and trainer with an empty cache (a separate search)."""
+        other = copy.copy(self)
+        other.cache, other.trained = {}, 0
+        return other
+
     def build(self, arch: Architecture) -> keras.Model:
         return graph.rebuild(self.teacher, arch, inherit=self.config.search.inherit, **self.options)
 
-    def score(self, archs: list[Architecture], update: int, seed: int) -> list[tuple[Score, bool]]:
+    def score(
+        self,
+        archs: list[Architecture],
+        update: int,
+        seed: int,
+        parent: Parent | None = None,
+    ) -> list[tuple[Score, bool]]:
         """Scores architectures; returns ``(score, was_cached)`` for each, in order.
 
         Invalid architectures (rejected by surgery, failing to rebuild for any
         other reason, or not smaller than the teacher) and students whose loss
         turned NaN get reward -1; a failure is logged once (scores are cached)
-        and the search goes on.
+        and the search goes on. Against a ``parent`` (default: the teacher),
+        a student not smaller than it gets ``policy_reward`` -1, is marked
+        invalid in the returned score, and is not trained when not cached.
         """
+        parent = parent or self.teacher_parent
         known = set(self.cache)
         fresh: dict[str, tuple[Architecture, Score]] = {}
+        too_big: dict[str, Score] = {}  # not smaller than the parent: never trained for it
         for arch in archs:
             key = arch.key()
-            if key in self.cache or key in fresh:
+            if key in self.cache or key in fresh or key in too_big:
                 continue
             score = Score(key)
             try:
@@ -98,6 +148,10 @@ class Environment:
             if score.params >= self.teacher_params:
                 score.reason = "not smaller than the teacher"
                 self.cache[key] = score
+                continue
+            if score.params >= parent.params:
+                score.reason = "not smaller than its parent"
+                too_big[key] = score
                 continue
             fresh[key] = (arch, score)
         if fresh:
@@ -121,20 +175,39 @@ class Environment:
         out = []
         for arch in archs:
             key = arch.key()
-            score = self.cache[key]
-            if score.valid and score.violated:  # the penalty anneals with the update
-                score = Score(**{**score.__dict__})
-                score.reward = reward(
-                    score.params,
-                    self.teacher_params,
-                    score.val_accuracy,
-                    self.teacher_accuracy,
-                    violated=True,
-                    update=update,
-                )
-            out.append((score, key in known or key in seen))
+            cached = key in known or key in seen
+            out.append((self._against(self.cache.get(key) or too_big[key], parent, update), cached))
             seen.add(key)
         return out
+
+    def _against(self, score: Score, parent: Parent, update: int) -> Score:
+        """A copy of a cached score with its rewards for this parent and update."""
+        score = replace(score)
+        if not score.valid:
+            score.reward = score.policy_reward = INVALID
+            return score
+        violated = bool(score.violated)  # the penalty anneals with the update
+        score.reward = reward(
+            score.params,
+            self.teacher_params,
+            score.val_accuracy,
+            self.teacher_accuracy,
+            violated=violated,
+            update=update,
+        )
+        if score.params >= parent.params:
+            score.valid, score.reason = False, "not smaller than its parent"
+            score.policy_reward = INVALID
+            return score
+        score.policy_reward = reward(
+            score.params,
+            parent.params,
+            score.val_accuracy,
+            parent.accuracy,
+            violated=violated,
+            update=update,
+        )
+        return score
 
     def no_valid_student(self) -> str:
         """The message for a search that found no valid student within the constraints."""

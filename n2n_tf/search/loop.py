@@ -1,9 +1,18 @@
 """The two-stage N2N search with resumable runs on disk.
 
 Stage 1 (removal) runs ``search.removal_updates`` REINFORCE updates of the
-removal policy; Stage 2 (shrinkage) starts from the best Stage-1 architecture
-and runs ``search.shrink_updates`` updates of the shrink policy. Rewards are
-always relative to the original teacher. After every update a checkpoint
+removal policy against the teacher; Stage 2 (shrinkage) starts from the best
+Stage-1 architecture (its parent) and runs ``search.shrink_updates`` updates of
+the shrink policy, rewarded against that parent's size and scored accuracy (as
+the reference implementation does; a student not smaller than its parent
+scores -1). The history keeps both rewards: ``reward`` against the teacher and
+``policy_reward`` against the parent. The search's student is the best Stage-2
+student (the best Stage-1 one when Stage 2 found none within the constraints).
+
+A stage is an object (its policy, optimiser, number of updates, how an action
+becomes an ``Architecture``), so the loop never branches on the stage; random
+search is the same loop with ``RandomPolicy`` in both stages (``random=True``),
+writing the same rows to ``random.jsonl``. After every update a checkpoint
 (policies, optimisers, baselines, RNG state, score cache, history length) is
 written atomically, so ``resume`` continues a killed run exactly.
 """
@@ -20,16 +29,17 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from n2n_tf.atomic import atomic_path, write_text
 from n2n_tf.config import Config
 from n2n_tf.data import Datasets
 from n2n_tf.progress import SILENT, Progress
 from n2n_tf.report.tensorboard import SCALARS, ScalarWriter
-from n2n_tf.search.environment import Environment, Score
-from n2n_tf.search.policies import RemovalPolicy, ShrinkPolicy, features
+from n2n_tf.search.environment import Environment, Parent, Score
+from n2n_tf.search.policies import RandomPolicy, RemovalPolicy, ShrinkPolicy, features
 from n2n_tf.search.reinforce import Baseline, reinforce_update
-from n2n_tf.types import Architecture
+from n2n_tf.types import Architecture, LayerSpec
 
 logger = logging.getLogger(__name__)
 STAGES = ("removal", "shrink")
@@ -42,6 +52,65 @@ class Best:
     reward: float = -float("inf")
     arch: dict = field(default_factory=lambda: Architecture().to_dict())
     score: dict | None = None
+
+
+class Stage:
+    """One stage of the search: its policy, optimiser, updates, and how an action
+    becomes an ``Architecture`` of the stage's parent.
+
+    Args:
+        name: ``removal`` or ``shrink``.
+        policy: an LSTM policy or a ``RandomPolicy``.
+        optimizer: the policy's optimiser (None for a policy without weights).
+        updates: REINFORCE updates to run.
+    """
+
+    name = ""
+
+    def __init__(self, policy, optimizer, updates: int):
+        self.policy, self.optimizer, self.updates = policy, optimizer, updates
+
+    def layers(self, layers: list[LayerSpec], parent: Architecture):
+        """The layers the policy reads and which of them it may change."""
+        raise NotImplementedError
+
+    def architecture(self, layers, action, parent: Architecture) -> Architecture:
+        raise NotImplementedError
+
+
+class RemovalStage(Stage):
+    """Stage 1: keep (1) / remove (0) per layer of the teacher."""
+
+    name = "removal"
+
+    def layers(self, layers, parent):
+        return list(layers), [layer.removable for layer in layers]
+
+    def architecture(self, layers, action, parent):
+        removed = frozenset(layer.name for layer, a in zip(layers, action, strict=True) if a < 0.5)
+        return Architecture(removed=parent.removed | removed)
+
+
+class ShrinkStage(Stage):
+    """Stage 2: a width factor (an index into ``factors``) per layer the parent kept."""
+
+    name = "shrink"
+
+    def __init__(self, policy, optimizer, updates: int, factors):
+        super().__init__(policy, optimizer, updates)
+        self.factors = tuple(factors)
+
+    def layers(self, layers, parent):
+        kept = [layer for layer in layers if layer.name not in parent.removed]
+        return kept, [layer.shrinkable for layer in kept]
+
+    def architecture(self, layers, action, parent):
+        chosen = {
+            layer.name: self.factors[int(a)]
+            for layer, a in zip(layers, action, strict=True)
+            if layer.shrinkable and self.factors[int(a)] < 1.0
+        }
+        return Architecture(removed=parent.removed, factors=chosen)
 
 
 @dataclass
@@ -57,6 +126,7 @@ class State:
     cache: dict = field(default_factory=dict)
     rewards: dict = field(default_factory=lambda: {s: [] for s in STAGES})
     trained: int = 0
+    stage_trained: dict = field(default_factory=dict)  # students trained per stage
 
 
 class Search:
@@ -72,46 +142,73 @@ class Search:
         on_update: called after every update with a progress dict.
         progress: told about every training pass and every update (the same
             dict as ``on_update``, with ``kind="update"``).
+        random: random search: ``RandomPolicy`` in both stages, the same loop,
+            rows in ``random.jsonl``, checkpoint in ``checkpoint_random/``.
+        env: the environment to score in (default: a new one for ``teacher``;
+            a test may pass any object with its interface).
+        policies: ``(removal, shrink)`` policy objects to train (default: new
+            ones from the config); reusing them across searches reuses their
+            traced functions.
+        max_students: ``{stage: n}``: a stage also ends after the update in
+            which it has trained ``n`` students (random search at equal cost).
 
     Besides history and checkpoints, every update writes TensorBoard scalars
     (rewards, baseline, policy entropy, best student, students trained,
-    seconds) under ``<run_dir>/tensorboard/``; random-search students go to
-    ``random.jsonl``.
+    seconds) under ``<run_dir>/tensorboard/``.
     """
 
     def __init__(
         self,
-        teacher: keras.Model,
-        data: Datasets,
+        teacher: keras.Model | None,
+        data: Datasets | None,
         config: Config,
         run_dir: str | Path,
         removal_policy: str | None = None,
         shrink_policy: str | None = None,
         on_update: Callable[[dict], None] | None = None,
         progress: Progress | None = None,
+        random: bool = False,
+        env: Environment | None = None,
+        policies: tuple | None = None,
+        max_students: dict | None = None,
     ):
         self.config, self.run_dir = config, Path(run_dir)
-        self.env = Environment(teacher, data, config)
+        self.env = env if env is not None else Environment(teacher, data, config)
         self.progress = progress or SILENT
-        self.env.trainer.progress = self.progress
+        self.random = random
+        self.prefix = "random search " if random else ""
         s = config.search
         keras.utils.set_random_seed(config.runtime.seed)
-        self.removal = RemovalPolicy(s.hidden, s.layers, s.init_keep_logit)
-        self.shrink = ShrinkPolicy(s.factors, s.hidden, s.layers)
-        self.removal.build_once()
-        self.shrink.build_once()
-        if removal_policy:
-            self.removal.load_policy(removal_policy)
-        if shrink_policy:
-            self.shrink.load_policy(shrink_policy)
-        self.optimizers = {
-            "removal": keras.optimizers.Adam(s.removal_lr),
-            "shrink": keras.optimizers.Adam(s.shrink_lr),
+        if random:
+            self.removal = RandomPolicy.removal()
+            self.shrink = RandomPolicy.shrink(s.factors)
+            self.optimizers = {"removal": None, "shrink": None}
+        else:
+            self.removal, self.shrink = policies or (
+                RemovalPolicy(s.hidden, s.layers, s.init_keep_logit),
+                ShrinkPolicy(s.factors, s.hidden, s.layers),
+            )
+            self.removal.build_once()
+            self.shrink.build_once()
+            if removal_policy:
+                self.removal.load_policy(removal_policy)
+            if shrink_policy:
+                self.shrink.load_policy(shrink_policy)
+            self.optimizers = {
+                "removal": keras.optimizers.Adam(s.removal_lr),
+                "shrink": keras.optimizers.Adam(s.shrink_lr),
+            }
+            self.optimizers["removal"].build(self.removal.trainable_variables)
+            self.optimizers["shrink"].build(self.shrink.trainable_variables)
+        self.stages = {
+            "removal": RemovalStage(self.removal, self.optimizers["removal"], s.removal_updates),
+            "shrink": ShrinkStage(
+                self.shrink, self.optimizers["shrink"], s.shrink_updates, s.factors
+            ),
         }
-        self.optimizers["removal"].build(self.removal.trainable_variables)
-        self.optimizers["shrink"].build(self.shrink.trainable_variables)
+        self.max_students = dict(max_students or {})
         self.state = State()
-        self.rng = np.random.default_rng(config.runtime.seed)
+        self.rng = np.random.default_rng(config.runtime.seed + (7919 if random else 0))
         self.on_update = on_update
         self.started = time.perf_counter()
         self.update_seconds: list[float] = []  # updates run by this process (for the ETA)
@@ -120,11 +217,11 @@ class Search:
     # ------------------------------------------------------------ checkpoints
     @property
     def history_path(self) -> Path:
-        return self.run_dir / "history.jsonl"
+        return self.run_dir / ("random.jsonl" if self.random else "history.jsonl")
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.run_dir / "checkpoint"
+        return self.run_dir / ("checkpoint_random" if self.random else "checkpoint")
 
     def save_checkpoint(self) -> None:
         self.state.rng = self.rng.bit_generator.state
@@ -132,9 +229,11 @@ class Search:
         self.state.trained = self.env.trained
         with atomic_path(self.checkpoint_dir, directory=True) as tmp:
             tmp.mkdir()
-            for name, policy in (("removal", self.removal), ("shrink", self.shrink)):
-                policy.save_weights(tmp / f"{name}.weights.h5")
-                opt = self.optimizers[name]
+            for name, stage in self.stages.items():
+                if stage.optimizer is None:
+                    continue
+                stage.policy.save_weights(tmp / f"{name}.weights.h5")
+                opt = stage.optimizer
                 np.savez(tmp / f"{name}_optimizer.npz", *[v.numpy() for v in opt.variables])
             (tmp / "state.json").write_text(json.dumps(self.state.__dict__, default=_plain))
 
@@ -143,10 +242,12 @@ class Search:
         if not path.is_file():
             return False
         self.state = State(**json.loads(path.read_text()))
-        for name, policy in (("removal", self.removal), ("shrink", self.shrink)):
-            policy.load_weights(self.checkpoint_dir / f"{name}.weights.h5")
+        for name, stage in self.stages.items():
+            if stage.optimizer is None:
+                continue
+            stage.policy.load_weights(self.checkpoint_dir / f"{name}.weights.h5")
             saved = np.load(self.checkpoint_dir / f"{name}_optimizer.npz")
-            for i, var in enumerate(self.optimizers[name].variables):
+            for i, var in enumerate(stage.optimizer.variables):
                 var.assign(saved[f"arr_{i}"])
         self.rng.bit_generator.state = self.state.rng
         self.env.cache = {k: Score.from_dict(v) for k, v in self.state.cache.items()}
@@ -168,71 +269,71 @@ class Search:
             os.fsync(fh.fileno())
 
     # ------------------------------------------------------------ stages
-    def _stage_layers(self, stage: str):
-        spec = self.env.spec
-        if stage == "removal":
-            return list(spec.layers), [layer.removable for layer in spec.layers], Architecture()
-        base = Architecture.from_dict(self.state.best["removal"]["arch"])
-        layers = [layer for layer in spec.layers if layer.name not in base.removed]
-        return layers, [layer.shrinkable for layer in layers], base
+    def parent(self, stage: str) -> tuple[Architecture, Parent]:
+        """The architecture a stage starts from and what its students are measured against.
 
-    def _rollouts(self, stage: str):
-        layers, free, base = self._stage_layers(stage)
+        Stage 1: the teacher. Stage 2: the best Stage-1 architecture, with its
+        parameters and scored accuracy (the teacher when Stage 1 found none).
+        """
+        if STAGES.index(stage) == 0:
+            return Architecture(), self.env.teacher_parent
+        best = Best(**self.state.best[STAGES[STAGES.index(stage) - 1]])
+        if best.score is None:
+            return Architecture(), self.env.teacher_parent
+        arch = Architecture.from_dict(best.arch)
+        return arch, Parent(int(best.score["params"]), best.score["val_accuracy"], arch.key())
+
+    def _rollouts(self, stage: Stage, base: Architecture):
+        layers, free = stage.layers(list(self.env.spec.layers), base)
         feats = features(layers)
-        policy = self.removal if stage == "removal" else self.shrink
-        actions, archs = [], []
-        for _ in range(self.config.search.rollouts):
-            seed = tuple(int(v) for v in self.rng.integers(0, 2**31 - 1, size=2))
-            action = policy.sample(feats, free, seed)
-            actions.append(action)
-            archs.append(self._architecture(stage, layers, action, base))
+        seed = tuple(int(v) for v in self.rng.integers(0, 2**31 - 1, size=2))
+        actions = stage.policy.sample(feats, free, seed, n=self.config.search.rollouts)
+        archs = [stage.architecture(layers, action, base) for action in actions]
         return feats, free, actions, archs
 
-    def _architecture(self, stage, layers, action, base: Architecture) -> Architecture:
-        if stage == "removal":
-            removed = frozenset(
-                layer.name for layer, a in zip(layers, action, strict=True) if a < 0.5
-            )
-            return Architecture(removed=removed)
-        factors = self.config.search.factors
-        chosen = {
-            layer.name: factors[int(a)]
-            for layer, a in zip(layers, action, strict=True)
-            if layer.shrinkable and factors[int(a)] < 1.0
-        }
-        return Architecture(removed=base.removed, factors=chosen)
-
-    def _update(self, stage: str, update: int) -> None:
+    def _update(self, name: str, update: int) -> None:
         start = time.perf_counter()
-        feats, free, actions, archs = self._rollouts(stage)
-        seed = int(self.config.runtime.seed * 100003 + 1000 * STAGES.index(stage) + update)
-        label = f"{stage} {update + 1}/{self._updates(stage)}"
-        self.env.trainer.progress = self.progress.labelled(label)
-        scored = self.env.score(archs, update, seed)
-        rewards = [score.reward for score, _ in scored]
-        baseline = Baseline(self.config.search.baseline_decay, self.state.baselines.get(stage))
+        stage = self.stages[name]
+        base, parent = self.parent(name)
+        feats, free, actions, archs = self._rollouts(stage, base)
+        seed = int(self.config.runtime.seed * 100003 + 1000 * STAGES.index(name) + update)
+        label = f"{self.prefix}{name} {update + 1}/{stage.updates}"
+        if hasattr(self.env, "trainer"):
+            self.env.trainer.progress = self.progress.labelled(label)
+        trained_before = self.env.trained
+        scored = self.env.score(archs, update, seed, parent)
+        self.state.stage_trained[name] = (
+            self.state.stage_trained.get(name, 0) + self.env.trained - trained_before
+        )
+        rewards = [score.policy_reward for score, _ in scored]
+        baseline = Baseline(self.config.search.baseline_decay, self.state.baselines.get(name))
         advantages = baseline.advantages(rewards)
         used_baseline = float(np.mean(rewards)) if baseline.value is None else baseline.value
-        policy = self.removal if stage == "removal" else self.shrink
-        keras.utils.set_random_seed(seed)
+        policy = stage.policy
+        entropies = []  # (no reseeding here: the update draws no random numbers)
+
+        def log_probs():
+            log_prob, entropy = policy.log_probs(feats, actions, free)
+            entropies.append(float(tf.reduce_mean(entropy)))
+            return log_prob, entropy
+
         reinforce_update(
             policy,
-            self.optimizers[stage],
-            lambda k: policy.log_prob(feats, actions[k], free),
+            stage.optimizer,
+            log_probs,
             advantages,
-            entropy=lambda: policy.entropy(feats, free),
             entropy_weight=self.config.search.entropy_weight,
         )
-        entropy = float(policy.entropy(feats, free))
-        self.state.baselines[stage] = baseline.update(rewards)
-        best = Best(**self.state.best[stage])
+        entropy = entropies[0] if entropies else float(policy.entropy(feats, free))
+        self.state.baselines[name] = baseline.update(rewards)
+        best = Best(**self.state.best[name])
         rows = []
         for k, ((score, cached), arch) in enumerate(zip(scored, archs, strict=True)):
-            if score.valid and not score.violated and score.reward > best.reward:
-                best = Best(score.reward, arch.to_dict(), score.to_dict())
+            if score.valid and not score.violated and score.policy_reward > best.reward:
+                best = Best(score.policy_reward, arch.to_dict(), score.to_dict())
             rows.append(
                 {
-                    "stage": stage,
+                    "stage": name,
                     "update": update,
                     "rollout": k,
                     "removed": sorted(arch.removed),
@@ -241,6 +342,9 @@ class Search:
                     "flops": score.flops,
                     "val_accuracy": round(score.val_accuracy, 6),
                     "reward": round(score.reward, 6),
+                    "policy_reward": round(score.policy_reward, 6),
+                    "parent_params": parent.params,
+                    "parent_accuracy": round(parent.accuracy, 6),
                     "baseline": round(used_baseline, 6),
                     "valid": score.valid,
                     "violated": list(score.violated),
@@ -248,15 +352,15 @@ class Search:
                     "seconds": round(time.perf_counter() - start, 3),
                 }
             )
-        self.state.best[stage] = best.__dict__
-        self.state.rewards[stage].append(float(np.mean(rewards)))
+        self.state.best[name] = best.__dict__
+        self.state.rewards[name].append(float(np.mean(rewards)))
         self._append_history(rows)
         self.state.history_lines += len(rows)
         self.state.update = update + 1
         self.save_checkpoint()
         seconds = time.perf_counter() - start
         self.update_seconds.append(seconds)
-        self._report(stage, update, best, seconds, max(rewards), used_baseline, entropy)
+        self._report(name, update, best, seconds, max(rewards), used_baseline, entropy)
 
     def _updates_left(self, stage: str, update: int) -> int:
         """Updates still to run after ``update`` of ``stage``, over both stages."""
@@ -268,7 +372,7 @@ class Search:
         left = self._updates_left(stage, update)
         info = {
             "kind": "update",
-            "stage": stage,
+            "stage": self.prefix + stage,
             "update": update + 1,
             "updates": total,
             "mean_reward": self.state.rewards[stage][-1],
@@ -287,11 +391,12 @@ class Search:
         }
         if self._scalars is None:
             self._scalars = ScalarWriter(self.run_dir / "tensorboard")
-        self._scalars.write(stage, update + 1, {k: info[k] for k in SCALARS})
+        tag = f"random_{stage}" if self.random else stage
+        self._scalars.write(tag, update + 1, {k: info[k] for k in SCALARS})
         # The CLI shows this line through ``progress``; here it is for --verbose.
         logger.debug(
             "%s %d/%d  mean reward %.3f  best %.3f (%s params, acc %s)  %.1fs/update  ETA %.0fs",
-            stage,
+            info["stage"],
             update + 1,
             total,
             info["mean_reward"],
@@ -305,9 +410,13 @@ class Search:
         if self.on_update is not None:
             self.on_update(info)
 
+    def _spent(self, stage: str) -> bool:
+        """Whether the stage has trained its ``max_students``."""
+        cap = self.max_students.get(stage)
+        return cap is not None and self.state.stage_trained.get(stage, 0) >= cap
+
     def _updates(self, stage: str) -> int:
-        s = self.config.search
-        return s.removal_updates if stage == "removal" else s.shrink_updates
+        return self.stages[stage].updates
 
     def run(self, resume: bool = False) -> State:
         """Runs (or continues) both stages; returns the final state.
@@ -332,7 +441,7 @@ class Search:
             self.history_path.unlink(missing_ok=True)
         while self.state.stage in STAGES:
             stage = self.state.stage
-            while self.state.update < self._updates(stage):
+            while self.state.update < self._updates(stage) and not self._spent(stage):
                 self._update(stage, self.state.update)
             nxt = STAGES.index(stage) + 1
             self.state.stage = STAGES[nxt] if nxt < len(STAGES) else "done"
@@ -344,60 +453,55 @@ class Search:
         return self.state
 
     def best(self) -> tuple[Architecture, dict | None]:
-        """The best architecture over both stages (highest reward within the constraints)."""
-        candidates = [Best(**self.state.best[s]) for s in STAGES]
-        top = max(candidates, key=lambda b: b.reward)
-        if top.score is None:
-            return Architecture(), None
-        return Architecture.from_dict(top.arch), top.score
+        """The search's student: the best Stage-2 student within the constraints, else
+        the best Stage-1 one (each stage's best by the reward it learned from)."""
+        for stage in reversed(STAGES):
+            best = Best(**self.state.best[stage])
+            if best.score is not None:
+                return Architecture.from_dict(best.arch), best.score
+        return Architecture(), None
 
-    def random_baseline(self, count: int, seed: int) -> dict:
-        """Random search with the same number of scored students (for comparison).
+    def summary(self) -> dict:
+        """Samples, students trained and the chosen student's teacher-relative reward."""
+        _, score = self.best()
+        return {
+            "students": self.env.trained,
+            "samples": self.state.history_lines,
+            "best_reward": None if score is None else score["reward"],
+            "best_params": None if score is None else score["params"],
+            "mean_reward": {s: _mean(r) for s, r in self.state.rewards.items()},
+        }
 
-        Every random student is written to ``random.jsonl`` (one line each, as
-        in ``history.jsonl``) for the report.
-        """
-        rng = np.random.default_rng(seed)
-        spec, factors = self.env.spec, self.config.search.factors
-        best, rewards, scored, rows = -float("inf"), [], 0, []
-        self.env.trainer.progress = self.progress.labelled("random search")
-        while scored < count:
-            archs = []
-            for _ in range(min(self.config.search.rollouts, count - scored)):
-                removed = frozenset(
-                    layer.name for layer in spec.layers if layer.removable and rng.random() < 0.5
-                )
-                chosen = {
-                    layer.name: float(rng.choice(factors))
-                    for layer in spec.layers
-                    if layer.shrinkable and layer.name not in removed
-                }
-                archs.append(Architecture(removed, {k: v for k, v in chosen.items() if v < 1}))
-            results = self.env.score(archs, update=0, seed=seed + scored)
-            for arch, (score, cached) in zip(archs, results, strict=True):
-                rewards.append(score.reward)
-                if score.valid and not score.violated:
-                    best = max(best, score.reward)
-                rows.append(
-                    {
-                        "stage": "random",
-                        "removed": sorted(arch.removed),
-                        "factors": dict(sorted(arch.factors.items())),
-                        "params": score.params,
-                        "flops": score.flops,
-                        "val_accuracy": round(score.val_accuracy, 6),
-                        "reward": round(score.reward, 6),
-                        "valid": score.valid,
-                        "violated": list(score.violated),
-                        "cached": cached,
-                    }
-                )
-            scored += len(archs)
-        write_text(
-            self.run_dir / "random.jsonl",
-            "".join(json.dumps(row, default=_plain) + "\n" for row in rows),
-        )
-        return {"students": scored, "best_reward": best, "mean_reward": float(np.mean(rewards))}
+
+def random_search(search: Search, resume: bool = False, equal_cost: bool = True) -> dict:
+    """Random search with the same plan (stages, updates, rollouts) as ``search``.
+
+    The same loop runs ``RandomPolicy`` in both stages, in a fork of the
+    search's environment (its own score cache, so it pays for its own
+    students); every sample goes to ``random.jsonl`` in the history's format.
+    With ``equal_cost`` a random stage ends once it has trained as many
+    students as the policy's stage did (a converged policy repeats cached
+    students, random search rarely does); else it runs every update.
+    Returns ``Search.summary()`` of the random search.
+    """
+    caps = dict(search.state.stage_trained) if equal_cost else None
+    other = Search(
+        None,
+        None,
+        search.config,
+        search.run_dir,
+        progress=search.progress,
+        random=True,
+        env=search.env.fork(),
+        max_students=caps,
+    )
+    resume = resume and (other.checkpoint_dir / "state.json").is_file()
+    other.run(resume=resume)
+    return other.summary()
+
+
+def _mean(values) -> float | None:
+    return float(np.mean(values)) if len(values) else None
 
 
 def _plain(obj):
@@ -410,4 +514,4 @@ def _plain(obj):
     raise TypeError(f"Internal error: cannot write {type(obj).__name__} to JSON")
 
 
-__all__ = ["Search", "State"]
+__all__ = ["RemovalStage", "Search", "ShrinkStage", "Stage", "State", "random_search"]

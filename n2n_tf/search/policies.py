@@ -4,6 +4,8 @@
   a Bernoulli keep/remove action per layer (Stage 1).
 - ``ShrinkPolicy``: an autoregressive LSTM (the previous action is fed into the
   next step) gives a Categorical width factor per layer (Stage 2).
+- ``RandomPolicy``: uniform actions with the same interface and no weights:
+  random search, run by the same loop as the two policies above.
 
 Layers the stage may not change are "fixed": always kept (factor 1.0) and they
 contribute no log-probability. Both read one layer per time step, so a policy
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -58,6 +61,10 @@ class _Policy(keras.Model):
             ) from err
 
 
+def _mask(free: Sequence[bool]) -> tf.Tensor:
+    return tf.constant(np.asarray(free, np.float32))
+
+
 class RemovalPolicy(_Policy):
     """Bidirectional LSTM -> Bernoulli(keep) per layer.
 
@@ -87,23 +94,38 @@ class RemovalPolicy(_Policy):
             x = rnn(x)
         return self.head(x)[..., 0]  # keep logits [batch, T]
 
-    def distribution(self, feats: np.ndarray) -> tfd.Bernoulli:
-        return tfd.Bernoulli(logits=self(feats)[0], dtype=tf.float32)
+    def logits(self, feats: np.ndarray) -> tf.Tensor:
+        """Keep logits ``[T]``, through a ``tf.function`` (eager LSTMs are ~40x slower)."""
+        if "_compiled" not in self.__dict__:
+            self.__dict__["_compiled"] = tf.function(self.call, reduce_retracing=True)
+        return self.__dict__["_compiled"](tf.constant(feats, tf.float32))[0]
 
-    def sample(self, feats: np.ndarray, free: Sequence[bool], seed) -> np.ndarray:
-        """Keep (1) / remove (0) per layer; fixed layers are always 1."""
-        keep = self.distribution(feats).sample(seed=seed).numpy()
-        return np.where(np.asarray(free), keep, 1.0).astype(np.float32)
+    def distribution(self, feats: np.ndarray) -> tfd.Bernoulli:
+        return tfd.Bernoulli(logits=self.logits(feats), dtype=tf.float32)
+
+    def sample(self, feats: np.ndarray, free: Sequence[bool], seed, n: int | None = None):
+        """Keep (1) / remove (0) per layer, ``[T]`` (``[n, T]`` for ``n`` rollouts);
+        fixed layers are always 1."""
+        keep = self.distribution(feats).sample(1 if n is None else n, seed=seed).numpy()
+        keep = np.where(np.asarray(free), keep, 1.0).astype(np.float32)
+        return keep[0] if n is None else keep
 
     def log_prob(self, feats: np.ndarray, actions, free: Sequence[bool]) -> tf.Tensor:
         """Sum of log-probabilities over the free layers (differentiable)."""
-        dist = self.distribution(feats)
-        mask = tf.constant(np.asarray(free, np.float32))
-        return tf.reduce_sum(dist.log_prob(tf.constant(actions, tf.float32)) * mask)
+        return self.log_probs(feats, [actions], free)[0][0]
 
-    def entropy(self, feats: np.ndarray, free: Sequence[bool]) -> tf.Tensor:
-        mask = tf.constant(np.asarray(free, np.float32))
-        return tf.reduce_sum(self.distribution(feats).entropy() * mask)
+    def entropy(self, feats: np.ndarray, free: Sequence[bool], actions=None) -> tf.Tensor:
+        """Entropy summed over the free layers (``actions`` unused: the layers are independent)."""
+        return tf.reduce_sum(self.distribution(feats).entropy() * _mask(free))
+
+    def log_probs(self, feats: np.ndarray, actions, free: Sequence[bool]):
+        """``(log pi(a_k) [m], entropy [m])`` for ``m`` rollouts, from one LSTM pass."""
+        dist = self.distribution(feats)
+        mask = _mask(free)
+        actions = tf.constant(np.asarray(actions, np.float32))
+        log_probs = tf.reduce_sum(dist.log_prob(actions) * mask, axis=-1)
+        entropy = tf.reduce_sum(dist.entropy() * mask)
+        return log_probs, tf.fill(tf.shape(log_probs), entropy)
 
 
 class ShrinkPolicy(_Policy):
@@ -113,6 +135,9 @@ class ShrinkPolicy(_Policy):
         factors: the width factors to choose from (default 0.1 ... 1.0).
         hidden: LSTM units (paper: 30).
         layers: stacked LSTM cells (paper: 2).
+
+    The rollouts of an update are unrolled together (a batch), in one
+    ``tf.function`` per sequence length.
     """
 
     def __init__(
@@ -128,58 +153,166 @@ class ShrinkPolicy(_Policy):
         self.hidden = hidden
 
     def build_once(self) -> None:
-        if not self.built:
-            self.step_logits(np.zeros((1, N_FEATURES), np.float32), None)
+        if not self.built:  # eagerly: the cells create their weights outside any tf.function
+            self._step(tf.zeros((1, N_FEATURES)), tf.constant([-1]), self._initial(1))
             self.built = True
 
-    def _initial(self):
-        return [[tf.zeros((1, self.hidden)), tf.zeros((1, self.hidden))] for _ in self.cells]
+    def _initial(self, batch: int = 1):
+        zeros = tf.zeros((batch, self.hidden))
+        return [[zeros, zeros] for _ in self.cells]
 
-    def step_logits(self, feat, prev, states=None):
-        """One time step: features of a layer + one-hot of the previous action."""
-        states = states or self._initial()
-        onehot = tf.one_hot([prev if prev is not None else -1], len(self.factors))
-        x = tf.concat([tf.constant(feat, tf.float32), onehot], axis=-1)
+    def _step(self, feat, prev, states):
+        """feat ``[B, F]``, prev ``[B]`` (-1: none) -> logits ``[B, K]``, states."""
+        x = tf.concat([feat, tf.one_hot(prev, len(self.factors))], axis=-1)
         new_states = []
         for cell, state in zip(self.cells, states, strict=True):
             x, state = cell(x, state)
-            new_states.append(state)
-        return self.head(x)[0], new_states
+            new_states.append(list(state))
+        return self.head(x), new_states
+
+    def step_logits(self, feat, prev, states=None):
+        """One time step of one rollout: features ``[1, F]`` of a layer + one-hot of
+        the previous action (None: zeros) -> logits ``[K]``, states."""
+        logits, states = self._step(
+            tf.constant(feat, tf.float32),
+            tf.constant([-1 if prev is None else int(prev)], tf.int32),
+            states or self._initial(1),
+        )
+        return logits[0], states
 
     def call(self, x):  # Keras needs a call; the policy is used step by step.
         return self.step_logits(x[0, :1], None)[0]
 
-    def sample(self, feats: np.ndarray, free: Sequence[bool], seed) -> np.ndarray:
-        """A factor index per layer; fixed layers get the factor 1.0."""
-        seeds = tfp.random.split_seed(seed, n=max(len(free), 1))
-        actions, prev, states = [], None, None
-        for t, is_free in enumerate(free):
-            logits, states = self.step_logits(feats[0, t : t + 1], prev, states)
-            if is_free:
-                action = int(tfd.Categorical(logits=logits).sample(seed=seeds[t]))
+    def _unroll(self, feats, free, actions, seeds, sample: bool):
+        """Runs ``m`` rollouts over the ``T`` layers of ``feats [T, F]``: sampled with
+        ``seeds [T, 2]`` (``actions`` only gives ``m``) or along ``actions [m, T]``.
+        Returns ``(actions [m, T], logits [m, T, K])``; fixed layers take factor 1.0."""
+        steps, m = tf.shape(feats)[0], tf.shape(actions)[0]
+        states = [[tf.zeros((m, self.hidden)), tf.zeros((m, self.hidden))] for _ in self.cells]
+        prev = tf.fill([m], -1)
+        taken = tf.TensorArray(tf.int32, size=steps)
+        logits = tf.TensorArray(tf.float32, size=steps)
+        for t in tf.range(steps):
+            step, states = self._step(tf.repeat(feats[t][None], m, axis=0), prev, states)
+            if sample:
+                drawn = tf.random.stateless_categorical(step, 1, seeds[t], dtype=tf.int32)[:, 0]
+                action = tf.where(free[t], drawn, tf.fill([m], self.full))
             else:
-                action = self.full
-            actions.append(action)
+                action = actions[:, t]
+            taken = taken.write(t, action)
+            logits = logits.write(t, step)
             prev = action
-        return np.asarray(actions, np.int32)
+        return tf.transpose(taken.stack()), tf.transpose(logits.stack(), [1, 0, 2])
 
-    def _dists(self, feats, actions):
-        prev, states, logits = None, None, []
-        for t, action in enumerate(actions):
-            step, states = self.step_logits(feats[0, t : t + 1], prev, states)
-            logits.append(step)
-            prev = int(action)
-        return tfd.Categorical(logits=tf.stack(logits))
+    def _compiled(self, sample: bool):
+        """The unroll as a ``tf.function``: one trace serves every sequence length."""
+        cache = self.__dict__.setdefault("_unrolls", {})
+        if sample not in cache:
+            cache[sample] = tf.function(
+                lambda feats, free, actions, seeds: self._unroll(
+                    feats, free, actions, seeds, sample
+                ),
+                input_signature=[
+                    tf.TensorSpec([None, N_FEATURES], tf.float32),
+                    tf.TensorSpec([None], tf.bool),
+                    tf.TensorSpec([None, None], tf.int32),
+                    tf.TensorSpec([None, 2], tf.int32),
+                ],
+            )
+        return cache[sample]
+
+    def _run(self, feats, free, actions, seeds, sample):
+        return self._compiled(sample)(
+            tf.constant(np.asarray(feats, np.float32)[0]),
+            tf.constant(np.asarray(free, bool)),
+            tf.constant(np.asarray(actions, np.int32)),
+            tf.cast(seeds, tf.int32),
+        )
+
+    def sample(self, feats: np.ndarray, free: Sequence[bool], seed, n: int | None = None):
+        """A factor index per layer, ``[T]`` (``[n, T]`` for ``n`` rollouts); fixed
+        layers get the factor 1.0."""
+        m, steps = 1 if n is None else n, len(free)
+        seeds = tfp.random.split_seed(seed, n=max(steps, 1))  # [T, 2]: one per step
+        shape = np.zeros((m, steps), np.int32)
+        actions, _ = self._run(feats, free, shape, seeds, sample=True)
+        actions = actions.numpy().astype(np.int32)
+        return actions[0] if n is None else actions
+
+    def log_probs(self, feats: np.ndarray, actions, free: Sequence[bool]):
+        """``(log pi(a_k) [m], entropy along a_k [m])`` for ``m`` rollouts, one batched unroll."""
+        actions = np.asarray(actions, np.int32)
+        _, logits = self._run(feats, free, actions, tf.zeros((len(free), 2), tf.int32), False)
+        dist = tfd.Categorical(logits=logits)
+        mask = _mask(free)
+        return (
+            tf.reduce_sum(dist.log_prob(actions) * mask, axis=-1),
+            tf.reduce_sum(dist.entropy() * mask, axis=-1),
+        )
 
     def log_prob(self, feats: np.ndarray, actions, free: Sequence[bool]) -> tf.Tensor:
-        dist = self._dists(feats, actions)
-        mask = tf.constant(np.asarray(free, np.float32))
-        return tf.reduce_sum(dist.log_prob(tf.constant(actions, tf.int32)) * mask)
+        return self.log_probs(feats, [actions], free)[0][0]
 
     def entropy(self, feats: np.ndarray, free: Sequence[bool], actions=None) -> tf.Tensor:
+        """Entropy of each step's distribution along ``actions`` (default: all factors 1.0)."""
         actions = actions if actions is not None else [self.full] * len(free)
-        mask = tf.constant(np.asarray(free, np.float32))
-        return tf.reduce_sum(self._dists(feats, actions).entropy() * mask)
+        return self.log_probs(feats, [actions], free)[1][0]
 
 
-__all__ = ["DEFAULT_FACTORS", "N_FEATURES", "RemovalPolicy", "ShrinkPolicy", "features"]
+class RandomPolicy:
+    """Uniform random actions with the policies' interface and no weights: random search.
+
+    The search loop runs it exactly like ``RemovalPolicy`` / ``ShrinkPolicy``
+    (same rollouts, same history); its update is a no-op.
+
+    Args:
+        actions: how many actions a free layer chooses from (removal: 2, keep
+            or remove; shrinkage: the number of width factors).
+        fixed: the action of a fixed layer (removal: 1, keep; shrinkage: the
+            index of the factor 1.0).
+        dtype: the actions' dtype (removal: float32, shrinkage: int32).
+    """
+
+    trainable_variables: list = []
+
+    def __init__(self, actions: int, fixed: int, dtype: Any = np.float32):
+        if actions < 1 or not 0 <= fixed < actions:
+            raise ValueError(
+                "A random policy needs at least one action and a fixed action among them. "
+                f"Received: actions={actions}, fixed={fixed}"
+            )
+        self.actions, self.fixed, self.dtype = actions, fixed, dtype
+
+    @classmethod
+    def removal(cls) -> RandomPolicy:
+        return cls(2, 1, np.float32)
+
+    @classmethod
+    def shrink(cls, factors: Sequence[float] = DEFAULT_FACTORS) -> RandomPolicy:
+        return cls(len(factors), int(np.argmax(factors)), np.int32)
+
+    def build_once(self) -> None:
+        """Nothing to build (the interface of the LSTM policies)."""
+
+    def sample(self, feats: np.ndarray, free: Sequence[bool], seed, n: int | None = None):
+        rng = np.random.default_rng([int(s) for s in np.ravel(seed)])
+        drawn = rng.integers(0, self.actions, size=(1 if n is None else n, len(free)))
+        actions = np.where(np.asarray(free, bool), drawn, self.fixed).astype(self.dtype)
+        return actions[0] if n is None else actions
+
+    def entropy(self, feats: np.ndarray, free: Sequence[bool], actions=None) -> tf.Tensor:
+        return tf.constant(float(np.sum(free)) * np.log(self.actions), tf.float32)
+
+    def log_probs(self, feats: np.ndarray, actions, free: Sequence[bool]):
+        m = len(actions)
+        return tf.fill([m], -self.entropy(feats, free)), tf.fill([m], self.entropy(feats, free))
+
+
+__all__ = [
+    "DEFAULT_FACTORS",
+    "N_FEATURES",
+    "RandomPolicy",
+    "RemovalPolicy",
+    "ShrinkPolicy",
+    "features",
+]

@@ -37,30 +37,36 @@ class Baseline:
 
 
 def reinforce_update(
-    policy: keras.Model,
-    optimizer: keras.optimizers.Optimizer,
-    log_prob: Callable[[int], tf.Tensor],
+    policy,
+    optimizer: keras.optimizers.Optimizer | None,
+    log_probs: Callable[[], tuple[tf.Tensor, tf.Tensor | None]],
     advantages: Sequence[float],
-    entropy: Callable[[], tf.Tensor] | None = None,
     entropy_weight: float = 0.0,
 ) -> float:
     """One policy-gradient step; returns the surrogate loss.
 
+    loss = -(1/m) sum_k [log pi(a_k) (R_k - b) + entropy_weight * H_k]
+
     Args:
-        policy: the policy whose trainable weights are updated.
+        policy: the policy whose trainable weights are updated (none: no step,
+            as for ``RandomPolicy``).
         optimizer: its optimizer (Adam).
-        log_prob: ``k -> log pi(actions of rollout k)`` (differentiable).
+        log_probs: ``() -> (log pi(a_k) [m], H_k [m] or None)``, differentiable:
+            each rollout's log-probability and the policy's entropy along it
+            (``policy.log_probs(feats, actions, free)``).
         advantages: ``R_k - b`` per rollout.
-        entropy: optional entropy of the policy (bonus, weight ``entropy_weight``).
+        entropy_weight: weight of the entropy bonus (keeps the policy exploring).
     """
+    variables = list(policy.trainable_variables)
+    if not variables:
+        return 0.0
+    adv = tf.constant(np.asarray(advantages, np.float32))
     with tf.GradientTape() as tape:
-        terms = [log_prob(k) * float(a) for k, a in enumerate(advantages)]
-        loss = -tf.add_n(terms) / len(terms)
-        if entropy is not None and entropy_weight:
-            loss -= entropy_weight * entropy()
-    grads = tape.gradient(loss, policy.trainable_variables)
-    pairs = [
-        (g, v) for g, v in zip(grads, policy.trainable_variables, strict=True) if g is not None
-    ]
+        log_prob, entropy = log_probs()
+        loss = -tf.reduce_mean(log_prob * adv)
+        if entropy_weight and entropy is not None:
+            loss -= entropy_weight * tf.reduce_mean(entropy)
+    grads = tape.gradient(loss, variables)
+    pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
     optimizer.apply_gradients(pairs)
     return float(loss)

@@ -138,7 +138,11 @@ def test_tensorboard_scalars_are_written_per_update_and_read_back(run):
     scalars = read_scalars(result.run_dir / "tensorboard")
     for stage in ("removal", "shrink"):
         for name in SCALARS:
-            assert [step for step, _ in scalars[f"{stage}/{name}"]] == [1, 2], (stage, name)
+            steps = [step for step, _ in scalars[f"{stage}/{name}"]]
+            if name.startswith("best_"):  # not written until a valid student is met
+                assert steps in ([1, 2], [2]), (stage, name)
+            else:
+                assert steps == [1, 2], (stage, name)
     history = [json.loads(line) for line in _text(result.run_dir / "history.jsonl").splitlines()]
     removal = [r["reward"] for r in history if r["stage"] == "removal" and r["update"] == 0]
     mean = dict(scalars["removal/mean_reward"])[1]
@@ -153,7 +157,8 @@ def test_progress_sees_every_training_pass_and_every_update(run):
     _, recorder = run
     starts = [e for e in recorder.events if e[0] == "start"]
     labels = [label for _, label, _ in starts]
-    assert any(label.startswith("removal 1/2") for label in labels)
+    # (an update trains nothing when all its students are cached or invalid)
+    assert any(label.startswith("removal ") for label in labels)
     assert any(label.startswith("shrink 2/2") for label in labels)
     assert any(label.startswith("random search") for label in labels)
     assert any(label.startswith("fine-tune") for label in labels)
@@ -166,7 +171,19 @@ def test_progress_sees_every_training_pass_and_every_update(run):
             done += event[1]
         elif event[0] == "stop":
             assert done == total
-    updates = [e[1] for e in recorder.events if e[0] == "update"]
+    every = [e[1] for e in recorder.events if e[0] == "update"]
+    # Random search runs through the same loop, after the policy search, with its own lines.
+    random = [(u["stage"], u["update"]) for u in every if u["stage"].startswith("random")]
+    # At equal cost a random stage may stop before its last update.
+    assert random[0] == ("random search removal", 1)
+    assert set(random) <= {
+        ("random search removal", 1),
+        ("random search removal", 2),
+        ("random search shrink", 1),
+        ("random search shrink", 2),
+    }
+    assert random == sorted(random, key=lambda u: (u[0].endswith("shrink"), u[1]))
+    updates = [u for u in every if not u["stage"].startswith("random")]
     assert [(u["stage"], u["update"]) for u in updates] == [
         ("removal", 1),
         ("removal", 2),

@@ -81,7 +81,7 @@ def test_reinforce_moves_probability_towards_rewarded_actions(spec):
         reinforce_update(
             policy,
             opt,
-            lambda k: policy.log_prob(feats, [keep_all, remove_all][k], free),
+            lambda: policy.log_probs(feats, [keep_all, remove_all], free),
             [1.0, -1.0],
         )
     assert float(policy.log_prob(feats, keep_all, free)) > before

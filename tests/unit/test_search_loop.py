@@ -1,0 +1,171 @@
+"""The search loop on synthetic rewards (no training): stage 2 against its parent,
+random search through the same loop, and REINFORCE beating random search."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from n2n_tf import graph, models
+from n2n_tf.config import load_config
+from n2n_tf.search.environment import Parent
+from n2n_tf.search.loop import Search, random_search
+from n2n_tf.search.policies import RandomPolicy, RemovalPolicy, ShrinkPolicy, features
+from n2n_tf.search.reward import reward
+from n2n_tf.search.synthetic import SyntheticEnvironment
+
+PLAN = ["search.rollouts=5", "search.removal_updates=4", "search.shrink_updates=4"]
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return graph.inspect(models.build("vgg11", (32, 32, 3), 10, width=0.25))
+
+
+@pytest.fixture(scope="module")
+def policies():
+    """One pair for the module: their traced functions are reused by every search."""
+    config = load_config(None)
+    s = config.search
+    pair = (RemovalPolicy(s.hidden, s.layers, s.init_keep_logit), ShrinkPolicy(s.factors))
+    for policy in pair:
+        policy.build_once()
+    return pair
+
+
+def fresh(pair, seed: int):
+    """The module's policies with the initial weights new policies would get under ``seed``."""
+    keras.utils.set_random_seed(seed)
+    config = load_config(None)
+    s = config.search
+    new = (RemovalPolicy(s.hidden, s.layers, s.init_keep_logit), ShrinkPolicy(s.factors))
+    for old, policy in zip(pair, new, strict=True):
+        policy.build_once()
+        old.set_weights(policy.get_weights())
+    return pair
+
+
+def rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_batched_log_probs_equal_one_rollout_at_a_time(spec):
+    keras.utils.set_random_seed(0)
+    feats = features(spec.layers)
+    for policy, free in (
+        (RemovalPolicy(hidden=8), [layer.removable for layer in spec.layers]),
+        (ShrinkPolicy(hidden=8), [layer.shrinkable for layer in spec.layers]),
+    ):
+        actions = policy.sample(feats, free, seed=(5, 6), n=4)
+        assert actions.shape == (4, len(free))
+        np.testing.assert_array_equal(policy.sample(feats, free, seed=(5, 6), n=4), actions)
+        log_probs, entropies = policy.log_probs(feats, actions, free)
+        one_by_one = [float(policy.log_prob(feats, a, free)) for a in actions]
+        np.testing.assert_allclose(log_probs.numpy(), one_by_one, rtol=1e-5)
+        assert np.all(entropies.numpy() > 0)
+
+
+def test_random_policy_has_the_interface_and_no_weights(spec):
+    free = [layer.shrinkable for layer in spec.layers]
+    policy = RandomPolicy.shrink((0.5, 1.0))
+    actions = policy.sample(features(spec.layers), free, seed=(1, 2), n=50)
+    assert actions.shape == (50, len(free)) and policy.trainable_variables == []
+    assert set(actions[:, free.index(False)]) == {1}  # fixed layers keep factor 1.0
+    assert set(actions[:, free.index(True)]) == {0, 1}
+    log_probs, _ = policy.log_probs(None, actions, free)
+    np.testing.assert_allclose(log_probs.numpy(), -sum(free) * np.log(2), rtol=1e-6)
+
+
+def test_stage_two_is_rewarded_against_its_parent(tmp_path, spec, policies):
+    config = load_config(None, [*PLAN, "runtime.seed=1"])
+    env = SyntheticEnvironment(spec, config.search.factors, seed=1)
+    search = Search(None, None, config, tmp_path, env=env, policies=fresh(policies, 1))
+    search.run()
+    history = rows(tmp_path / "history.jsonl")
+    stage1 = search.state.best["removal"]["score"]
+    parent = Parent(stage1["params"], stage1["val_accuracy"])
+    shrink = [r for r in history if r["stage"] == "shrink"]
+    assert shrink and all(r["parent_params"] == parent.params for r in shrink)
+    for row in shrink:
+        if row["params"] >= parent.params:  # e.g. every factor 1.0: the parent itself
+            assert row["policy_reward"] == -1.0 and not row["valid"]
+        else:
+            expected = reward(row["params"], parent.params, row["val_accuracy"], parent.accuracy)
+            assert row["policy_reward"] == pytest.approx(expected, abs=1e-5)
+        # ... and the teacher-relative reward is kept beside it.
+        if row["val_accuracy"] > 0:
+            teacher = reward(row["params"], env.teacher_params, row["val_accuracy"], 0.9)
+            assert row["reward"] == pytest.approx(teacher, abs=1e-5)
+    removal = [r for r in history if r["stage"] == "removal"]
+    assert all(r["policy_reward"] == r["reward"] for r in removal)
+    # The search's student is Stage 2's best, smaller than its parent.
+    arch, score = search.best()
+    assert score["params"] < parent.params
+    assert set(arch.removed) == set(search.state.best["removal"]["arch"]["removed"])
+
+
+def test_a_parent_sized_student_is_not_trained_and_scores_minus_one(spec):
+    from n2n_tf.search.environment import Environment
+
+    env = Environment.__new__(Environment)  # scoring logic only: nothing here trains
+    env.teacher_params, env.teacher_accuracy, env.cache, env.trained = 1000, 0.9, {}, 0
+    from n2n_tf.search.environment import Score
+
+    env.cache["a"] = Score("a", params=600, val_accuracy=0.9, valid=True, reward=0.84)
+    small = env._against(env.cache["a"], Parent(800, 0.8), update=0)
+    assert small.policy_reward == pytest.approx(reward(600, 800, 0.9, 0.8))
+    assert small.reward == pytest.approx(reward(600, 1000, 0.9, 0.9))
+    big = env._against(env.cache["a"], Parent(600, 0.8), update=0)
+    assert big.policy_reward == -1.0 and not big.valid and "parent" in big.reason
+    assert env.cache["a"].valid  # the cached score is untouched
+
+
+def test_random_search_runs_the_same_loop_and_writes_the_same_rows(tmp_path, spec, policies):
+    config = load_config(None, [*PLAN, "runtime.seed=2"])
+    env = SyntheticEnvironment(spec, config.search.factors, seed=2)
+    search = Search(None, None, config, tmp_path, env=env, policies=fresh(policies, 2))
+    search.run()
+    summary = random_search(search, equal_cost=False)
+    policy_rows, random_rows = rows(tmp_path / "history.jsonl"), rows(tmp_path / "random.jsonl")
+    assert len(random_rows) == len(policy_rows) == summary["samples"] == 40
+    assert [set(r) for r in random_rows] == [set(r) for r in policy_rows]
+    assert {r["stage"] for r in random_rows} == {"removal", "shrink"}
+    assert summary["students"] == len(
+        {(tuple(r["removed"]), str(r["factors"])) for r in random_rows}
+    )
+    assert (tmp_path / "checkpoint_random" / "state.json").is_file()
+
+
+def test_reinforce_beats_random_search_on_a_synthetic_reward(spec, policies):
+    """The reward is a fixed function of the architecture with a known best
+    (``SyntheticEnvironment``); the policy's student must beat random search's,
+    with as many samples, on most of 10 seeds."""
+    plan = ["search.rollouts=5", "search.removal_updates=10", "search.shrink_updates=20"]
+    wins, gaps = 0, []
+    for seed in range(10):
+        config = load_config(None, [*plan, f"runtime.seed={seed}"])
+        env = SyntheticEnvironment(spec, config.search.factors, seed=seed)
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as run_dir:
+            search = Search(None, None, config, run_dir, env=env, policies=fresh(policies, seed))
+            search.run()
+            policy = search.summary()["best_reward"]
+            random = random_search(search, equal_cost=False)["best_reward"]
+        wins += policy > random
+        gaps.append(env.reward(env.best_architecture()) - policy)
+    print(f"REINFORCE beat random search on {wins}/10 seeds; mean gap to best {np.mean(gaps):.3f}")
+    assert wins >= 6
+
+
+def test_random_search_at_equal_cost_trains_as_many_students_per_stage(tmp_path, spec, policies):
+    config = load_config(None, [*PLAN, "runtime.seed=3"])
+    env = SyntheticEnvironment(spec, config.search.factors, seed=3)
+    search = Search(None, None, config, tmp_path, env=env, policies=fresh(policies, 3))
+    search.run()
+    random_search(search)  # equal cost: each random stage stops at the policy's count
+    state = json.loads((tmp_path / "checkpoint_random" / "state.json").read_text())
+    for stage, count in search.state.stage_trained.items():
+        # It stops in the update that reaches the policy's count (or runs out of updates).
+        assert state["stage_trained"][stage] < count + config.search.rollouts
