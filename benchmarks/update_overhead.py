@@ -28,6 +28,35 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def synthetic(n, augment):
+    import numpy as np
+    import tensorflow as tf
+
+    from n2n_tf.data.info import DatasetInfo
+    from n2n_tf.data.pipeline import build
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    y = rng.integers(0, 10, n).astype(np.int64)
+    n_val = n // 10
+    splits = [
+        tf.data.Dataset.from_tensor_slices((x[n_val:], y[n_val:])),
+        tf.data.Dataset.from_tensor_slices((x[:n_val], y[:n_val])),
+        tf.data.Dataset.from_tensor_slices((x[:n_val], y[:n_val])),
+    ]
+    info = DatasetInfo(
+        name="synthetic",
+        input_shape=(32, 32, 3),
+        num_classes=10,
+        class_names=tuple(str(i) for i in range(10)),
+        split_sizes={"train": n - n_val, "val": n_val, "test": n_val},
+        mean=(0.5, 0.5, 0.5),
+        std=(0.29, 0.29, 0.29),
+        augment=augment,
+    )
+    return build(*splits, info=info, batch_size=128, seed=0)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--updates", type=int, default=6)
@@ -35,6 +64,13 @@ def main():
     parser.add_argument("--dataset", default="mnist5k")
     parser.add_argument("--teacher", default="lenet5")
     parser.add_argument("--width", type=float, default=2.0)
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        default=0,
+        help="instead of --dataset: N random 32x32x3 uint8 images (CIFAR-10-sized at 50000)",
+    )
+    parser.add_argument("--augment", default="none", help="with --synthetic: none or crop_flip")
     args = parser.parse_args()
 
     from n2n_tf.runtime import configure_threads
@@ -49,7 +85,11 @@ def main():
     from n2n_tf.types import Architecture
 
     keras.utils.set_random_seed(0)
-    ds = data.load(args.dataset, batch_size=64)
+    if args.synthetic:
+        ds = synthetic(args.synthetic, args.augment)
+        args.dataset = f"synthetic {args.synthetic} x 32x32x3"
+    else:
+        ds = data.load(args.dataset, batch_size=64)
     teacher = models.build(args.teacher, ds.info.input_shape, ds.info.num_classes, args.width)
     spec = graph.inspect(teacher)
     trainer = Trainer(teacher, DistillConfig(epochs=1))
