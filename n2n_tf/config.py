@@ -120,6 +120,11 @@ class DistillConfig:
             augmented), ``memory``, ``disk`` or ``off``.
         eval_batch_size: batch size for validation passes.
         finetune_epochs: epochs of the final fine-tune of the best student.
+        teacher_views: with random (crop+flip) augmentation, the teacher's logits
+            are computed once per search for this many seeded augmented views of
+            every training image, and students train on those views (one picked
+            at random per image and epoch); 0: augment every batch anew and run
+            the teacher on it. Ignored without augmentation (one view).
         steps_per_execution: training steps run inside one ``tf.function`` call
             (fewer Python round trips; losses are checked for NaN after each call).
     """
@@ -136,6 +141,7 @@ class DistillConfig:
     eval_batch_size: int = field(default=512, metadata=_rng(1, 65536))
     finetune_epochs: int = field(default=20, metadata=_rng(0, 10000))
     steps_per_execution: int = field(default=32, metadata=_rng(1, 100000))
+    teacher_views: int = field(default=4, metadata=_rng(0, 10000))
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,9 @@ class SearchConfig:
     (``benchmarks/search_tuning.py``, RESULTS.md); the paper's presets keep the
     reference code's rates (0.003 removal, 0.1 shrinkage). Constraints
     (``max_params``, ``max_flops``, ``min_accuracy``, ``max_tflite_bytes``)
-    are None when unset.
+    are None when unset. ``round_to``: shrunk widths are rounded to a multiple
+    of it; 0 (auto): 8 when a GPU is present (tensor-core friendly widths), 1
+    otherwise (``runtime.resolve_device_defaults``).
     """
 
     rollouts: int = field(default=5, metadata=_rng(1, 1000))
@@ -160,7 +168,7 @@ class SearchConfig:
     baseline_decay: float = field(default=0.8, metadata=_rng(0.0, 0.999))
     entropy_weight: float = field(default=0.01, metadata=_rng(0.0, 10.0))
     init_keep_logit: float = field(default=1.0, metadata=_rng(-10.0, 10.0))
-    round_to: int = field(default=1, metadata=_rng(1, 256))
+    round_to: int = field(default=0, metadata=_rng(0, 256))
     inherit: bool = True
     random_baseline: bool = False
     max_params: float | None = None
@@ -176,8 +184,10 @@ class RuntimeConfig:
     Attributes:
         seed: seeds Python, NumPy, TensorFlow and Keras.
         strategy: tf.distribute strategy; ``auto`` picks it from TF_CONFIG and GPUs.
-        mixed_precision: float16 compute with float32 variables (GPU only).
-        jit_compile: XLA-compile the training step.
+        mixed_precision: float16 compute with float32 variables (GPU only);
+            None (auto): on when a GPU is present.
+        jit_compile: XLA-compile the training step; None (auto): on when a GPU
+            is present (on a CPU XLA was slower here).
         intra_op_threads: threads one op may use. -1 (auto): 1 on a CPU-only
             machine when several students train at once (``compress``), where
             running the students' ops side by side beats splitting each small
@@ -189,8 +199,8 @@ class RuntimeConfig:
     strategy: str = field(
         default="auto", metadata=_choices("auto", "default", "mirrored", "multi_worker")
     )
-    mixed_precision: bool = False
-    jit_compile: bool = False
+    mixed_precision: bool | None = None
+    jit_compile: bool | None = None
     intra_op_threads: int = field(default=-1, metadata=_rng(-1, 4096))
     inter_op_threads: int = field(default=0, metadata=_rng(0, 4096))
 

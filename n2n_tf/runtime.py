@@ -7,6 +7,7 @@ default strategy otherwise (CPU or one GPU). Config can force one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -114,6 +115,50 @@ def configure_threads(intra: int = -1, inter: int = 0, fused: bool = False) -> b
     if ok and any(wanted.values()):
         logger.info("Threads: intra-op %s, inter-op %s", intra or "default", inter or "default")
     return ok
+
+
+def gpu_present() -> bool:
+    """Whether TensorFlow sees a GPU."""
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def use_mixed_precision(setting: bool | None, gpu: bool | None = None) -> bool:
+    """``runtime.mixed_precision``: None (auto) is on exactly when a GPU is present."""
+    gpu = gpu_present() if gpu is None else gpu
+    return gpu if setting is None else bool(setting)
+
+
+def use_xla(setting: bool | None, gpu: bool | None = None) -> bool:
+    """``runtime.jit_compile``: None (auto) is on exactly when a GPU is present."""
+    gpu = gpu_present() if gpu is None else gpu
+    return gpu if setting is None else bool(setting)
+
+
+def width_multiple(round_to: int, gpu: bool | None = None) -> int:
+    """``search.round_to``: 0 (auto) is 8 on a GPU (tensor-core widths), 1 on a CPU."""
+    if round_to:
+        return int(round_to)
+    gpu = gpu_present() if gpu is None else gpu
+    return 8 if gpu else 1
+
+
+def resolve_device_defaults(config, gpu: bool | None = None):
+    """The config with its ``auto`` device settings resolved for this machine.
+
+    With a GPU: mixed precision, XLA and widths rounded to 8, unless set
+    explicitly; without: all three off. The resolved values are what a run
+    saves in its ``config.yaml``.
+    """
+    gpu = gpu_present() if gpu is None else gpu
+    runtime = dataclasses.replace(
+        config.runtime,
+        mixed_precision=use_mixed_precision(config.runtime.mixed_precision, gpu),
+        jit_compile=use_xla(config.runtime.jit_compile, gpu),
+    )
+    search = dataclasses.replace(
+        config.search, round_to=width_multiple(config.search.round_to, gpu)
+    )
+    return dataclasses.replace(config, runtime=runtime, search=search)
 
 
 def set_mixed_precision(enabled: bool) -> None:

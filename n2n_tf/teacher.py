@@ -17,7 +17,7 @@ from n2n_tf.config import Config, save_config
 from n2n_tf.graph import count_params
 from n2n_tf.interrupt import InterruptCheck
 from n2n_tf.progress import SILENT, Progress
-from n2n_tf.runtime import configure_threads, make_strategy, set_seed
+from n2n_tf.runtime import configure_threads, make_strategy, set_seed, use_xla
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def train_teacher(
             optimizer=make_optimizer(cfg, steps),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=config.runtime.jit_compile,
+            jit_compile=use_xla(config.runtime.jit_compile),
         )
     logger.info(
         "Training %s (%s trainable parameters) on %s for %d epochs",

@@ -1,9 +1,11 @@
 """Fused multi-student distillation in a custom training loop under tf.distribute.
 
 All students of one policy update are trained together: one pass over the data
-feeds every batch, and the teacher's logits for it, to all of them. When the
-training data is not augmented the teacher's logits are computed once per
-example (``TeacherCache``) and reused by every student and every epoch.
+feeds every batch, and the teacher's logits for it, to all of them. The
+teacher's logits are computed once per training example (without augmentation)
+or once per cached augmented view (``distill.teacher_views``, crop+flip) by
+``TeacherCache`` and reused by every student, epoch and update; with
+``teacher_views=0`` they are computed once per batch.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from n2n_tf.distill.optimizers import FusedAdamW, FusedSGD
 from n2n_tf.interrupt import check as check_interrupt
 from n2n_tf.predictions import predicted_class
 from n2n_tf.progress import SILENT, Progress
-from n2n_tf.runtime import make_strategy
+from n2n_tf.runtime import make_strategy, use_mixed_precision, use_xla
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +73,9 @@ class Trainer:
         config: the ``distill`` section.
         runtime: strategy, mixed precision and XLA settings.
         strategy: an explicit tf.distribute strategy (overrides ``runtime``).
-        mixed_precision: None: ``runtime.mixed_precision``, used on a GPU only;
-            True/False: forced, also on a CPU (slow there; for tests).
+        mixed_precision: None: ``runtime.mixed_precision`` (auto: on with a GPU;
+            asked for without one: off); True/False: forced, also on a CPU (slow
+            there; for tests).
         progress: told about every training pass (``start``/``advance``/``stop``);
             the attribute ``progress`` may be replaced between passes.
 
@@ -94,12 +97,28 @@ class Trainer:
         self.config = config or DistillConfig()
         self.runtime = runtime or RuntimeConfig()
         self.strategy = strategy or make_strategy(self.runtime.strategy)
+        gpu = bool(tf.config.list_logical_devices("GPU"))
         if mixed_precision is None:
-            gpu = bool(tf.config.list_logical_devices("GPU"))
-            mixed_precision = self.runtime.mixed_precision and gpu
+            mixed_precision = use_mixed_precision(self.runtime.mixed_precision, gpu) and gpu
         self.mixed = mixed_precision
+        self.jit = use_xla(self.runtime.jit_compile, gpu)
         self.teacher = self._place(teacher)
-        self.cache = TeacherCache(self._teacher_logits_fn(), self.config.cache)
+        self.cache = TeacherCache(
+            self._teacher_logits_fn(),
+            self.config.cache,
+            views=self.config.teacher_views,
+            seed=self.runtime.seed,
+        )
+
+    def close(self) -> None:
+        """Frees the teacher-logit cache and removes its files (disk caches)."""
+        self.cache.close()
+
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # ------------------------------------------------------------ placement
     def _place(self, model: keras.Model) -> keras.Model:
@@ -116,7 +135,7 @@ class Trainer:
     def _teacher_logits_fn(self) -> Callable:
         teacher = self.teacher
 
-        @tf.function(jit_compile=self.runtime.jit_compile, reduce_retracing=True)
+        @tf.function(jit_compile=self.jit, reduce_retracing=True)
         def logits(x):
             return tf.cast(teacher(x, training=False), tf.float32)
 
@@ -167,7 +186,7 @@ class Trainer:
                 losses.append(loss)
             return tf.stack(losses)
 
-        if self.runtime.jit_compile:
+        if self.jit:
             # XLA compiles the step; the loop around it reads the iterator, which XLA cannot.
             replica_step = tf.function(replica_step, jit_compile=True, reduce_retracing=True)
 

@@ -20,7 +20,7 @@ from n2n_tf.data import Datasets
 from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
 from n2n_tf.io.run import representative
 from n2n_tf.jobs.preamble import prepare
-from n2n_tf.runtime import configure_threads, set_seed
+from n2n_tf.runtime import configure_threads, resolve_device_defaults, set_seed
 from n2n_tf.search.loop import STAGES, Best, Search, random_search
 from n2n_tf.search.reward import compression, reward
 
@@ -140,6 +140,7 @@ def compress(
         )
     prepared = prepare(teacher, data, config, force=force or untrained)
     teacher, data, config = prepared.teacher, prepared.data, prepared.config
+    config = resolve_device_defaults(config)  # issue 13: auto GPU settings, saved resolved
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
     if not resume:

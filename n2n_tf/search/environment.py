@@ -24,6 +24,7 @@ from n2n_tf import graph
 from n2n_tf.config import Config
 from n2n_tf.data import Datasets
 from n2n_tf.distill import Trainer
+from n2n_tf.runtime import width_multiple
 from n2n_tf.search.reward import INVALID, Constraints, reward
 from n2n_tf.types import Architecture
 
@@ -86,7 +87,7 @@ class Environment:
     def __init__(self, teacher: keras.Model, data: Datasets, config: Config):
         self.teacher, self.data, self.config = teacher, data, config
         s = config.search
-        self.options = {"round_to": s.round_to}
+        self.options = {"round_to": width_multiple(s.round_to)}
         self.spec = graph.inspect(teacher, **self.options)
         self.trainer = Trainer(teacher, config.distill, config.runtime)
         (self.teacher_accuracy,) = self.trainer.evaluate([teacher], data.val)
