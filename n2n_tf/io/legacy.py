@@ -9,7 +9,10 @@ as a current ``.h5`` and Keras 3 reads that back with the same weights.
 
 from __future__ import annotations
 
+import ast
+import json
 import logging
+import re
 import tempfile
 from pathlib import Path
 
@@ -45,9 +48,43 @@ def from_tf_keras(legacy, path: str, safe_mode: bool) -> keras.Model:
     with tempfile.TemporaryDirectory() as tmp:
         h5 = Path(tmp) / "model.h5"
         legacy.save(h5, save_format="h5")
-        model = keras.saving.load_model(h5, safe_mode=safe_mode, compile=False)
+        model = _load_dropping_unknown_keys(h5, path, safe_mode)
     logger.info("Converted the tf.keras model in %s to Keras 3", path)
     return model
+
+
+_UNKNOWN = re.compile(r"Unrecognized keyword arguments passed to (\w+): (\{.*?\})")
+
+
+def _load_dropping_unknown_keys(h5: Path, path: str, safe_mode: bool, tries: int = 20):
+    """Keras 3 reads the .h5; config keys it no longer knows (e.g. ``groups`` of a tf.keras
+    DepthwiseConv2D) are dropped from that layer class's configs, one class per try."""
+    import h5py
+
+    for _ in range(tries):
+        try:
+            return keras.saving.load_model(h5, safe_mode=safe_mode, compile=False)
+        except Exception as err:  # Keras wraps deserialization errors in several types
+            found = _UNKNOWN.search(str(err))
+            if not found:
+                raise ValueError(
+                    f"Cannot convert the tf.keras model in `{path}` to Keras 3 "
+                    f"({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
+                    f"Received: teacher='{path}'"
+                ) from err
+            cls, keys = found.group(1), set(ast.literal_eval(found.group(2)))
+            with h5py.File(h5, "r+") as f:
+                config = json.loads(f.attrs["model_config"])
+                for entry in config["config"]["layers"]:
+                    if entry.get("class_name") == cls:
+                        for key in keys:
+                            entry["config"].pop(key, None)
+                f.attrs["model_config"] = json.dumps(config)
+            logger.info("Dropped %s from every %s config (unknown to Keras 3)", sorted(keys), cls)
+    raise ValueError(
+        f"Cannot convert the tf.keras model in `{path}` to Keras 3: too many unknown config "
+        f"keys. Received: teacher='{path}'"
+    )
 
 
 def load_tf_keras(path: Path, safe_mode: bool):

@@ -172,3 +172,16 @@ def test_flat_and_channelless_inputs_get_a_reshape():
         np.testing.assert_allclose(np.asarray(adapted(images)), np.asarray(model(view)), atol=1e-6)
     with pytest.raises(ValueError, match=r"\(784,\).*\(32, 32, 3\)"):
         adapt_input(flat, (32, 32, 3))
+
+
+def test_tf_keras_application_h5_with_keys_keras3_dropped(tmp_path):
+    """tf.keras MobileNetV2 writes ``groups`` into DepthwiseConv2D configs, which Keras 3
+    refuses; the conversion drops such keys and keeps the outputs."""
+    model = tf_keras.applications.MobileNetV2(
+        input_shape=(32, 32, 3), weights=None, classes=10, alpha=0.35
+    )
+    model.save(tmp_path / "mnv2.h5", save_format="h5")
+    loaded = load_teacher(str(tmp_path / "mnv2.h5"))
+    images = np.random.default_rng(2).random((2, 32, 32, 3)).astype("float32")
+    probs = keras.ops.convert_to_numpy(keras.ops.softmax(loaded(images)))
+    np.testing.assert_allclose(probs, model(images).numpy(), atol=1e-5)
