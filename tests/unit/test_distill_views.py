@@ -81,12 +81,14 @@ def test_teacher_views_give_the_teachers_logits_on_those_views(augmented):
 
 def test_students_on_cached_views_match_per_batch_augmentation(augmented):
     teacher, ds = augmented
-    arch = Architecture(factors={"conv2": 0.5, "fc1": 0.5, "fc2": 0.5})
+    # Several different students trained to a plateau: one short run of one student
+    # varies by more than a point with the order of its augmented batches alone.
+    archs = [Architecture(factors={"conv2": f, "fc1": f, "fc2": f}) for f in (0.4, 0.5, 0.6, 0.7)]
     accuracies = {}
     for views in (4, 0):
         keras.utils.set_random_seed(1)
-        students = [graph.rebuild(teacher, arch) for _ in range(2)]
-        trainer = Trainer(teacher, DistillConfig(epochs=3, teacher_views=views))
+        students = [graph.rebuild(teacher, arch) for arch in archs]
+        trainer = Trainer(teacher, DistillConfig(epochs=8, teacher_views=views))
         results = trainer.fit(students, ds)
         assert not any(r.failed for r in results)
         accuracies[views] = np.mean([r.val_accuracy for r in results])
