@@ -50,10 +50,6 @@ def _copy_weights(source: keras.Model, graph: Graph, target: keras.Model) -> Non
             target.get_layer(node.name).set_weights(weights)
 
 
-def _graph_of(model: keras.Model) -> Graph:
-    return read(model)
-
-
 def rebuild_from(graph: Graph, source: keras.Model, name: str | None = None) -> keras.Model:
     """Builds ``graph`` as a new flat model and copies ``source``'s weights by layer."""
     config = to_config(graph)
@@ -66,7 +62,7 @@ def rebuild_from(graph: Graph, source: keras.Model, name: str | None = None) -> 
 
 def flatten(model: keras.Model) -> keras.Model:
     """A flat functional copy of a Sequential, functional or nested model (same weights)."""
-    return rebuild_from(_graph_of(model), model, model.name)
+    return rebuild_from(read(model), model, model.name)
 
 
 def _head(model: keras.Model, graph: Graph) -> tuple[str, Node | None]:
@@ -96,7 +92,7 @@ def strip_head(model: keras.Model) -> tuple[keras.Model, str]:
     pre-activation (accuracy then thresholds it at 0). Other models come back
     as they are.
     """
-    graph = _graph_of(model)
+    graph = read(model)
     head, node = _head(model, graph)
     if node is None:
         return model, LOGITS
@@ -121,7 +117,8 @@ def prepend(
     The result is one flat functional model: the new layers sit between the
     input and what consumed it; the model's weights are copied over.
     """
-    graph = copy.deepcopy(_graph_of(model))
+    source = read(model)
+    graph = copy.deepcopy(source)
     if len(graph.inputs) != 1:
         raise ValueError(
             f"Only single-input models are supported. Received: inputs={len(graph.inputs)}"
@@ -152,7 +149,7 @@ def prepend(
     graph.nodes = nodes
     graph.inputs = [stem_in.name]
     out = _build(to_config(graph), graph)
-    _copy_weights(model, _graph_of(model), out)
+    _copy_weights(model, source, out)
     for layer_name, weights in stem_weights.items():
         if weights:
             out.get_layer(layer_name).set_weights(weights)

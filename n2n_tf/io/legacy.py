@@ -123,21 +123,21 @@ def load_weights_only(weights: Path, architecture: Path, safe_mode: bool) -> ker
             f"trust the files. Received: teacher='{weights}'"
         )
     model, is_legacy = model_from_json(text, str(architecture))
+    # Keras 3 chooses the weights reader by suffix: a legacy file is read as .h5, also
+    # under a Keras 3 architecture when the new-format reader refuses it.
+    suffixes = (".h5",) if is_legacy else (".weights.h5", ".h5")
+    errors = []
     with tempfile.TemporaryDirectory() as tmp:
-        # Keras 3 chooses the weights reader by suffix; legacy files are .h5.
-        link = Path(tmp) / ("model.weights.h5" if not is_legacy else "model.h5")
-        link.symlink_to(weights.resolve())
-        try:
-            model.load_weights(str(link))
-        except Exception as err:
-            if not is_legacy:
-                try:  # a legacy weights file under a Keras 3 architecture
-                    legacy_link = Path(tmp) / "legacy.h5"
-                    legacy_link.symlink_to(weights.resolve())
-                    model.load_weights(str(legacy_link))
-                    return model
-                except Exception:  # report the first error below
-                    pass
+        for i, suffix in enumerate(suffixes):
+            link = Path(tmp) / f"model{i}{suffix}"
+            link.symlink_to(weights.resolve())
+            try:
+                model.load_weights(str(link))
+                break
+            except Exception as err:  # Keras raises many types for mismatched files
+                errors.append(err)
+        else:
+            err = errors[0]
             raise ValueError(
                 f"Cannot load the weights `{weights}` into the architecture `{architecture}` "
                 f"({type(err).__name__}: {str(err)[:160]}). Received: teacher='{weights}'"
