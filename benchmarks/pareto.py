@@ -94,9 +94,9 @@ SCORE_SEED = 4242  # scoring seed of the baseline students (searches use their o
 PLANS = {
     "seeds": (3, 1),
     "rollouts": (4, 3),
-    "removal_updates": (4, 2),
-    "shrink_updates": (5, 2),
-    "steps": (60, 8),
+    "removal_updates": (3, 2),
+    "shrink_updates": (3, 2),
+    "steps": (40, 8),
     "train_fraction": (0.25, 0.5),
     "finetune_epochs": (2, 1),
     "widths": ("0.25,0.375,0.5,0.625,0.75,0.875", "0.25,0.5"),
@@ -186,9 +186,9 @@ def parse_args(argv=None):
     p.add_argument("--config", help="a YAML config to start from (default: built-in defaults)")
     p.add_argument("--seeds", type=int, help="search seeds (full 3, quick 1)")
     p.add_argument("--rollouts", type=int, help="search.rollouts (full 4, quick 3)")
-    p.add_argument("--removal-updates", type=int, help="search.removal_updates (full 4, quick 2)")
-    p.add_argument("--shrink-updates", type=int, help="search.shrink_updates (full 5, quick 2)")
-    p.add_argument("--steps", type=int, help="distill.steps per scored student (full 60, quick 8)")
+    p.add_argument("--removal-updates", type=int, help="search.removal_updates (full 3, quick 2)")
+    p.add_argument("--shrink-updates", type=int, help="search.shrink_updates (full 3, quick 2)")
+    p.add_argument("--steps", type=int, help="distill.steps per scored student (full 40, quick 8)")
     p.add_argument(
         "--train-fraction",
         type=float,
@@ -283,12 +283,12 @@ def subset_train(data, fraction: float, seed: int):
 
 
 def quick_teacher(config, path: Path) -> str:
-    """A tiny ResNet-20 (width 0.5, 3 epochs) trained on the quick subset, saved at ``path``."""
+    """A tiny ResNet-20 (width 0.5, 8 epochs) trained on the quick subset, saved at ``path``."""
     from n2n_tf.teacher import train_teacher
 
     if path.exists():
         return str(path)
-    sets = {"arch": "resnet20", "width": 0.5, "epochs": 3, "learning_rate": 2e-3}
+    sets = {"arch": "resnet20", "width": 0.5, "epochs": 8, "learning_rate": 2e-3}
     cfg = dataclasses.replace(config, teacher=dataclasses.replace(config.teacher, **sets))
     result = train_teacher(cfg, path, verbose=0)
     say(
@@ -453,7 +453,7 @@ def finetune(env, data, teacher, rows, args, results, phases, teacher_row) -> No
                 finetune_group=len(group),
             )
             results.put(row)
-        say(f"fine-tuned [{labels}] in {seconds:.0f} s")
+        say(f"fine-tuned [{labels}] in {seconds:.0f} s ({epochs} epoch(s))")
 
 
 # ---------------------------------------------------------------- analysis
@@ -708,7 +708,9 @@ def main(argv=None):
     # As `n2n-tf compress` sets the pools (before TensorFlow starts).
     configure_threads(config.runtime.intra_op_threads, config.runtime.inter_op_threads, True)
     import keras
+    import tensorflow as tf
 
+    tf.get_logger().setLevel("ERROR")  # retracing warnings of many small fits
     from n2n_tf import data as data_lib
     from n2n_tf import graph
     from n2n_tf.jobs.preamble import prepare
@@ -721,6 +723,9 @@ def main(argv=None):
     if teacher_path is None:
         with phases("teacher_training"):
             teacher_path = quick_teacher(config, out / "quick-teacher.keras")
+        if config.data.preprocess == "auto":  # how train-teacher scaled its inputs
+            data_config = dataclasses.replace(config.data, preprocess="standardize")
+            config = dataclasses.replace(config, data=data_config)
     else:
         check_split(teacher_path, config, args.subset)
     set_seed(config.runtime.seed)
@@ -791,7 +796,7 @@ def main(argv=None):
             f"  {info['stage']} {info['update']}/{info['updates']}: mean reward "
             f"{info['mean_reward']:.3f}, best {info['best_reward']:.3f} "
             f"({info['best_params']} params), {info['students_trained']} trained, "
-            f"{info['seconds']:.0f} s"
+            f"{info['seconds']:.0f} s (elapsed {time.perf_counter() - wall:.0f} s)"
         )
 
     for seed in range(args.seeds):
@@ -883,7 +888,7 @@ def main(argv=None):
         for r in todo:
             r["half_budget"] = half
             results.put(r)
-    say(f"cheap scores done (half budget {half})")
+    say(f"cheap scores done (half budget {half}; elapsed {time.perf_counter() - wall:.0f} s)")
 
     # ---- the fine-tune of every final student
     todo = [r for r in live if r.get("status") not in ("done", "failed")]
