@@ -23,9 +23,9 @@ Methods (every final student is a student of the same teacher):
 - ``l1``: uniform-ratio L1-norm filter pruning (Li et al., ICLR 2017: keep the
   filters with the largest L1 norms, here with one pruning ratio for every
   layer and no per-layer sensitivity analysis): one width factor on every
-  shrinkable layer, bisected with ``graph.estimate`` to the largest factor whose
-  student has no more parameters than that seed's n2n student, the teacher's
-  weights inherited (``graph.rebuild(inherit=True)`` ranks channels by L1 norm).
+  shrinkable layer, bisected with ``graph.estimate`` to the factor whose student's
+  parameter count is nearest that seed's n2n student's, the teacher's weights
+  inherited (``graph.rebuild(inherit=True)`` ranks channels by L1 norm).
 - ``l1_width``: the same L1 pruning at every ``--widths`` s (the L1 curve; the
   same architectures as ``uniform``, inherited instead of trained from scratch).
 
@@ -368,23 +368,24 @@ def uniform_arch(spec, factor: float):
 
 
 def match_factor(teacher, spec, target: int, options: dict) -> float:
-    """The largest uniform factor (4 decimals) whose student has at most ``target`` params."""
+    """The uniform factor (4 decimals) whose student's params are nearest ``target``
+    (bisection: widths are whole channels, so params move in steps)."""
     from n2n_tf import graph
 
     def params(f):
         return graph.estimate(teacher, uniform_arch(spec, f), **options)[0]
 
     lo, hi = 0.01, 1.0
-    if params(lo) > target:
+    if params(lo) >= target:
         return lo
-    for _ in range(25):
+    for _ in range(25):  # params(lo) <= target < params(hi)
         mid = (lo + hi) / 2
         if params(mid) <= target:
             lo = mid
         else:
             hi = mid
-    f = math.floor(lo * 1e4) / 1e4
-    return f if params(f) <= target else lo
+    below, above = math.floor(lo * 1e4) / 1e4, math.ceil(hi * 1e4) / 1e4
+    return min((below, above), key=lambda f: (abs(params(f) - target), f))
 
 
 # ---------------------------------------------------------------- final students
@@ -598,8 +599,9 @@ def plot(results: Results, path: Path) -> None:
     ax.set_ylabel("test accuracy after the fine-tune")
     plan = results.data["plan"]
     ax.set_title(
-        f"{plan['dataset'].split('/')[-2] if '/' in plan['dataset'] else plan['dataset']}: "
-        f"{plan['finetune_epochs']} fine-tune epoch(s) per student"
+        f"teacher {Path(plan['teacher']).name}, {plan['seeds']} seed(s), "
+        f"{plan['finetune_epochs']} fine-tune epoch(s) per student",
+        fontsize=10,
     )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
@@ -906,10 +908,12 @@ def main(argv=None):
     except Exception as err:  # noqa: BLE001 - the numbers are saved already
         say(f"WARNING: no plot ({type(err).__name__}: {err})")
     keras.backend.clear_session()
-    results.data["phases"]["total_this_process"] = time.perf_counter() - wall
+    this_process = time.perf_counter() - wall
+    results.data["phases"]["total"] = results.data["phases"].get("total", 0.0) + this_process
     results.save()
     for name, seconds in results.data["phases"].items():
         say(f"phase_{name}_seconds={seconds:.1f}")
+    say(f"wall_seconds_this_process={this_process:.1f}")
     for line in summary(results):
         say(line)
 
