@@ -202,10 +202,9 @@ class RuntimeConfig:
             None (auto): on when a GPU is present.
         jit_compile: XLA-compile the training step; None (auto): on when a GPU
             is present (on a CPU XLA was slower here).
-        intra_op_threads: threads one op may use. -1 (auto): 1 on a CPU-only
-            machine when several students train at once (``compress``), where
-            running the students' ops side by side beats splitting each small
-            op; TensorFlow's default otherwise. 0: TensorFlow's default.
+        intra_op_threads: threads one op may use. -1 (auto) and 0: TensorFlow's
+            default (one thread per op tied on LeNet-5 students and was 1.4x
+            slower on ResNet-20 students on a 2-core CPU: RESULTS.md, issue 13).
         inter_op_threads: ops run at once; 0: TensorFlow's default (one per core).
     """
 
