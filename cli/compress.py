@@ -65,6 +65,26 @@ def _summary(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+CPU_BUDGET = "60m"
+
+
+def _cpu_plan(config):
+    """Without a GPU, the paper's plan (days on a CPU) becomes a budget of an hour."""
+    import dataclasses
+
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return config
+    click.echo(
+        f"No GPU found and no --budget or --config given: planning the search for a budget of "
+        f"{CPU_BUDGET} (the paper's 100 + 100 updates would take days on a CPU; see "
+        "configs/cifar10-cpu.yaml, or pass --budget)",
+        err=True,
+    )
+    return dataclasses.replace(config, search=dataclasses.replace(config.search, budget=CPU_BUDGET))
+
+
 @click.command("compress")
 @click.option(
     "--teacher",
@@ -87,6 +107,15 @@ def _summary(metrics: dict) -> str:
 @click.option("--max-flops", type=float, default=None, help="Constraint: at most this many MACs.")
 @click.option("--min-accuracy", type=float, default=None, help="Constraint: validation accuracy.")
 @click.option("--max-tflite-bytes", type=float, default=None, help="Constraint: TFLite size.")
+@click.option(
+    "--budget",
+    default=None,
+    help="Wall-clock budget for search + fine-tune + export, e.g. 30m, 1h, 1h30m "
+    "(a bare number: minutes). Without a GPU and without --config, 60m.",
+)
+@click.option(
+    "--students", type=int, default=None, help="Students to score in the search (a plan)."
+)
 @click.option("--unsafe", is_flag=True, help="Allow teacher files that store Python code.")
 @click.option("--no-export", is_flag=True, help="Skip exporting the final student.")
 @preprocess_option
@@ -109,6 +138,8 @@ def compress(
     max_flops,
     min_accuracy,
     max_tflite_bytes,
+    budget,
+    students,
     unsafe,
     no_export,
     preprocess,
@@ -142,9 +173,13 @@ def compress(
             "search.max_tflite_bytes": max_tflite_bytes,
             "data.preprocess": preprocess,
             "teacher.min_accuracy": min_teacher_accuracy,
+            "search.budget": budget,
+            "search.students": students,
         }
     )
     config = load_config(config_path, [*flags, *overrides])
+    if not resume_dir and config_path is None and config.search.budget is None:
+        config = _cpu_plan(config)
     with live_progress(quiet) as progress:
         result = run(
             teacher,

@@ -49,13 +49,16 @@ def format_update(info: Mapping) -> str:
             f"best {info['best_reward']:.3f} ({info['best_params']:,} params, "
             f"acc {info['best_accuracy']:.2%})"
         )
-    return (
+    line = (
         f"{info['stage']:<7} {info['update']:>3}/{info['updates']:<3}  "
         f"reward mean {info['mean_reward']:.3f} max {info['max_reward']:.3f}  {best}  "
         f"{info['students_trained']} students  {info['seconds']:.1f} s/update  "
         f"ETA {duration(info['eta'])}  left {info['updates_left']} updates "
         f"({info['rollouts_left']} rollouts)"
     )
+    if info.get("budget_left") is not None:
+        line += f"  budget left {duration(info['budget_left'])}"
+    return line
 
 
 class LiveProgress(Progress):

@@ -116,6 +116,10 @@ class DistillConfig:
         weight_decay: decoupled weight decay (paper: 5e-4).
         epochs: epochs per scored student.
         steps: if > 0, a step budget per student instead of whole epochs.
+        train_fraction: students are scored on this seeded share of the
+            training split (the fine-tune uses all of it); smaller is cheaper
+            per search (fewer teacher views to compute) at the cost of a
+            noisier score.
         cache: teacher logits: ``auto`` (cached when the training data is not
             augmented), ``memory``, ``disk`` or ``off``.
         eval_batch_size: batch size for validation passes.
@@ -137,6 +141,7 @@ class DistillConfig:
     weight_decay: float = field(default=5e-4, metadata=_rng(0.0, 1.0))
     epochs: int = field(default=5, metadata=_rng(0, 10000))
     steps: int = field(default=0, metadata=_rng(0, 10**9))
+    train_fraction: float = field(default=1.0, metadata=_rng(0.001, 1.0))
     cache: str = field(default="auto", metadata=_choices("auto", "memory", "disk", "off"))
     eval_batch_size: int = field(default=512, metadata=_rng(1, 65536))
     finetune_epochs: int = field(default=20, metadata=_rng(0, 10000))
@@ -155,6 +160,13 @@ class SearchConfig:
     are None when unset. ``round_to``: shrunk widths are rounded to a multiple
     of it; 0 (auto): 8 when a GPU is present (tensor-core friendly widths), 1
     otherwise (``runtime.resolve_device_defaults``).
+
+    ``budget`` (``"30m"``, ``"1h"``; None: none) is wall-clock time for the
+    whole ``compress`` job: the updates per stage, steps per scored student,
+    ``distill.train_fraction`` and fine-tune epochs are planned from costs
+    measured on this machine, and each stage stops at its deadline
+    (``search/budget.py``). ``students``: plan the updates for this many
+    scored students instead of ``removal_updates``/``shrink_updates``.
     """
 
     rollouts: int = field(default=5, metadata=_rng(1, 1000))
@@ -169,6 +181,8 @@ class SearchConfig:
     entropy_weight: float = field(default=0.01, metadata=_rng(0.0, 10.0))
     init_keep_logit: float = field(default=1.0, metadata=_rng(-10.0, 10.0))
     round_to: int = field(default=0, metadata=_rng(0, 256))
+    budget: str | None = None
+    students: int | None = field(default=None, metadata=_rng(1, 10**7))
     inherit: bool = True
     random_baseline: bool = False
     max_params: float | None = None
@@ -188,10 +202,9 @@ class RuntimeConfig:
             None (auto): on when a GPU is present.
         jit_compile: XLA-compile the training step; None (auto): on when a GPU
             is present (on a CPU XLA was slower here).
-        intra_op_threads: threads one op may use. -1 (auto): 1 on a CPU-only
-            machine when several students train at once (``compress``), where
-            running the students' ops side by side beats splitting each small
-            op; TensorFlow's default otherwise. 0: TensorFlow's default.
+        intra_op_threads: threads one op may use. -1 (auto) and 0: TensorFlow's
+            default (one thread per op tied on LeNet-5 students and was 1.4x
+            slower on ResNet-20 students on a 2-core CPU: RESULTS.md, issue 13).
         inter_op_threads: ops run at once; 0: TensorFlow's default (one per core).
     """
 

@@ -76,17 +76,19 @@ def configure_threads(intra: int = -1, inter: int = 0, fused: bool = False) -> b
     """Sets TensorFlow's thread pools; they can only be set before TensorFlow starts.
 
     Args:
-        intra: threads per op; -1: 1 when ``fused`` on a CPU-only machine, else
-            TensorFlow's default; 0: TensorFlow's default.
+        intra: threads per op; -1 (auto) and 0: TensorFlow's default.
         inter: ops run at once; 0: TensorFlow's default.
-        fused: several students will train in one graph (the search).
+        fused: several students will train in one graph (the search); kept
+            for callers, the auto setting no longer depends on it.
 
     Returns:
         True when the pools are as asked (set now, or already so), False when
         TensorFlow had started with other settings (logged; nothing changes).
     """
     if intra == -1:
-        intra = 1 if fused and not tf.config.list_physical_devices("GPU") else 0
+        # TensorFlow's default: one thread per op (chosen in issue 4 on LeNet-5) tied
+        # on LeNet-5 and was 1.4x slower for ResNet-20 students (RESULTS.md, issue 13).
+        intra = 0
     wanted = {"intra": intra, "inter": inter}
     threading = tf.config.threading
     current = {

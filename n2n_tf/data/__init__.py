@@ -31,7 +31,7 @@ from n2n_tf.data.arrays import (
 from n2n_tf.data.bundled import BUNDLED
 from n2n_tf.data.folder import load_folder
 from n2n_tf.data.info import DatasetInfo
-from n2n_tf.data.pipeline import Datasets, build, resolve_augment, with_preprocess
+from n2n_tf.data.pipeline import Datasets, build, resolve_augment, subset_train, with_preprocess
 from n2n_tf.data.preprocess import AUTO, CHOICES, MODES, Preprocessing, candidates
 from n2n_tf.data.tfds_source import DatasetUnavailableError, load_tfds, mask_split
 
@@ -42,6 +42,7 @@ __all__ = [
     "ArraySource",
     "Preprocessing",
     "candidates",
+    "subset_train",
     "with_preprocess",
     "DatasetInfo",
     "DatasetUnavailableError",

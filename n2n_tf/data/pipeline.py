@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
+import numpy as np
 import tensorflow as tf
 
 from n2n_tf.data.info import DatasetInfo
@@ -129,4 +130,36 @@ def with_preprocess(data: Datasets, mode: str) -> Datasets:
         seed=data.seed,
         cache=data.cache,
         preprocessing=preprocessing,
+    )
+
+
+def subset_train(data: Datasets, fraction: float, seed: int = 0) -> Datasets:
+    """The same splits with a seeded ``fraction`` of the training examples (1.0: ``data``).
+
+    The subset is the same for a given seed whatever the run does before (a
+    fixed permutation of the training indices), and keeps at least one batch.
+    """
+    if fraction >= 1.0:
+        return data
+    n = data.info.split_sizes["train"]
+    keep_n = min(n, max(data.batch_size, int(round(n * fraction))))
+    order = np.random.default_rng(seed).permutation(n)
+    keep = np.zeros(n, bool)
+    keep[order[:keep_n]] = True
+    mask = tf.constant(keep)
+    train = (
+        data.raw[0]
+        .enumerate()
+        .filter(lambda i, example: tf.gather(mask, i))
+        .map(lambda i, example: example)
+    )
+    sizes = {**data.info.split_sizes, "train": keep_n}
+    return build(
+        train,
+        *data.raw[1:],
+        info=dataclasses.replace(data.info, split_sizes=sizes),
+        batch_size=data.batch_size,
+        seed=data.seed,
+        cache=data.cache,
+        preprocessing=data.preprocessing,
     )

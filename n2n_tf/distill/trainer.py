@@ -229,6 +229,7 @@ class Trainer:
         seed: int = 0,
         evaluate: bool = True,
         on_epoch: Callable[[int, np.ndarray], None] | None = None,
+        deadline: float | None = None,
     ) -> list[StudentResult]:
         """Trains all ``students`` together by distillation from the teacher.
 
@@ -243,6 +244,8 @@ class Trainer:
             seed: shuffle seed of the cached stream.
             evaluate: compute validation accuracy at the end.
             on_epoch: called with ``(epoch, mean losses)`` after every epoch.
+            deadline: a ``time.perf_counter()`` time: training stops (logged) at
+                the first chunk of steps that would start after it (a budget).
 
         Returns:
             One ``StudentResult`` per student, in order.
@@ -278,6 +281,14 @@ class Trainer:
             left = min(n_batches, total - done)
             while left > 0 and active:
                 check_interrupt()
+                if deadline is not None and time.perf_counter() > deadline:
+                    logger.info(
+                        "Training stopped at the budget's deadline after %d of %d steps",
+                        done,
+                        total,
+                    )
+                    total = done
+                    break
                 n = min(chunk, left)
                 losses = run(iterator, tf.constant(n)).numpy() / self.strategy.num_replicas_in_sync
                 left -= n

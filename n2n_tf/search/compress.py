@@ -21,6 +21,7 @@ from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
 from n2n_tf.io.run import representative
 from n2n_tf.jobs.preamble import prepare
 from n2n_tf.runtime import configure_threads, resolve_device_defaults, set_seed
+from n2n_tf.search.budget import MARGIN, finetune_epochs, make_plan, measure, parse_duration
 from n2n_tf.search.loop import STAGES, Best, Search, random_search
 from n2n_tf.search.reward import compression, reward
 
@@ -108,6 +109,7 @@ def compress(
     Example:
         >>> result = n2n_tf.compress(teacher, "mnist5k", n2n_tf.load_config("configs/demo.yaml"))
     """
+    job_start = time.perf_counter()  # a --budget counts from here
     run_dir = Path(out)
     teacher_arg = teacher
     # Before anything starts TensorFlow (a model passed in has started it: then logged).
@@ -141,14 +143,28 @@ def compress(
     prepared = prepare(teacher, data, config, force=force or untrained)
     teacher, data, config = prepared.teacher, prepared.data, prepared.config
     config = resolve_device_defaults(config)  # issue 13: auto GPU settings, saved resolved
+    plan, costs = None, None
+    if not resume and (config.search.budget or config.search.students):
+        plan, costs = _plan(teacher, data, config, job_start, bool(formats), progress)
+        config = plan.apply(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
     if not resume:
         with atomic_path(saved_teacher) as tmp:
             teacher.save(tmp)
     start = time.perf_counter()
+    budget_end = None if plan is None or plan.budget_s is None else job_start + plan.budget_s
     search = Search(
-        teacher, data, config, run_dir, removal_policy, shrink_policy, on_update, progress
+        teacher,
+        data,
+        config,
+        run_dir,
+        removal_policy,
+        shrink_policy,
+        on_update,
+        progress,
+        deadlines=plan.deadlines(start) if plan else None,
+        budget_end=budget_end,
     )
     state = search.run(resume=resume)
     env = search.env
@@ -161,13 +177,22 @@ def compress(
     trained = env.trained
     random = None
     if config.search.random_baseline:
-        random = random_search(search, resume=resume)
+        deadlines = plan.random_deadlines(time.perf_counter(), start) if plan else None
+        random = random_search(search, resume=resume, deadlines=deadlines)
     stage1 = Best(**state.best[STAGES[0]])
     student = env.build(arch)
     with atomic_path(run_dir / "students" / "best.keras") as tmp:
         student.save(tmp)
     env.trainer.progress = search.progress.labelled("fine-tune")
-    finetune = env.trainer.fit([student], data, epochs=config.distill.finetune_epochs)[0]
+    epochs, deadline = config.distill.finetune_epochs, None
+    if budget_end is not None:
+        deadline = budget_end - plan.budget_s * MARGIN - plan.export_s
+        share = max(0.1, graph.count_flops(student) / max(env.spec.flops, 1))
+        epoch_s = costs.train_batches * costs.step_s * share + costs.fit_overhead_s
+        epochs = finetune_epochs(epochs, deadline - time.perf_counter(), epoch_s)
+        logger.info("Fine-tuning for %d epoch(s) within the budget", epochs)
+    # steps=0: whole epochs (distill.steps is the scoring budget of one student).
+    finetune = env.trainer.fit([student], data, epochs=epochs, steps=0, deadline=deadline)[0]
     if finetune.failed:
         raise ValueError(f"Fine-tuning the best student failed: {finetune.reason}")
     teacher_test, student_test = env.trainer.evaluate([teacher, student], data.test)
@@ -221,11 +246,42 @@ def compress(
         "preprocess": config.data.preprocess,
         "teacher_check": prepared.check.to_dict(),
         "seconds": time.perf_counter() - start,
+        "job_seconds": time.perf_counter() - job_start,
+        "plan": plan.to_dict() if plan else None,
     }
     write_text(run_dir / "report.json", json.dumps(metrics, indent=2))
     logger.info("Report written to %s", run_dir / "report.json")
     _write_report(run_dir, metrics)
     return CompressionResult(student, metrics, run_dir)
+
+
+def _plan(teacher, data, config, job_start: float, export: bool, progress):
+    """Measures this machine's costs (with a budget) and plans the search; prints the plan."""
+    budget_s = parse_duration(config.search.budget) if config.search.budget else None
+    costs = None
+    if budget_s is not None:
+        logger.info("Measuring the cost of a training step for the budget's plan ...")
+        costs = measure(teacher, data, config)
+        logger.info(
+            "Measured: %.3f s per step of a teacher-sized student, %.3f s per teacher batch, "
+            "%.1f s per training pass (in %.0f s)",
+            costs.step_s,
+            costs.teacher_s,
+            costs.fit_overhead_s,
+            costs.measured_s,
+        )
+    plan = make_plan(
+        config,
+        costs,
+        augmented=data.info.augment != "none",
+        budget_s=budget_s,
+        students=config.search.students,
+        export=export,
+        elapsed_s=time.perf_counter() - job_start,
+    )
+    for line in plan.lines():
+        logger.info(line)
+    return plan, costs
 
 
 def _write_report(run_dir: Path, metrics: dict) -> None:

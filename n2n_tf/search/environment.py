@@ -22,7 +22,7 @@ import keras
 
 from n2n_tf import graph
 from n2n_tf.config import Config
-from n2n_tf.data import Datasets
+from n2n_tf.data import Datasets, subset_train
 from n2n_tf.distill import Trainer
 from n2n_tf.runtime import width_multiple
 from n2n_tf.search.reward import INVALID, Constraints, reward
@@ -85,7 +85,9 @@ class Environment:
     """
 
     def __init__(self, teacher: keras.Model, data: Datasets, config: Config):
-        self.teacher, self.data, self.config = teacher, data, config
+        self.teacher, self.config = teacher, config
+        # Students are scored on a seeded share of the training split (distill.train_fraction).
+        self.data = subset_train(data, config.distill.train_fraction, config.runtime.seed)
         s = config.search
         self.options = {"round_to": width_multiple(s.round_to)}
         self.spec = graph.inspect(teacher, **self.options)

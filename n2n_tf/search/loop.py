@@ -127,6 +127,7 @@ class State:
     rewards: dict = field(default_factory=lambda: {s: [] for s in STAGES})
     trained: int = 0
     stage_trained: dict = field(default_factory=dict)  # students trained per stage
+    stopped: dict = field(default_factory=dict)  # stage -> updates run when its deadline hit
 
 
 class Search:
@@ -151,6 +152,11 @@ class Search:
             traced functions.
         max_students: ``{stage: n}``: a stage also ends after the update in
             which it has trained ``n`` students (random search at equal cost).
+        deadlines: ``{stage: perf_counter time}``: a stage also ends before an
+            update that would, at the pace of its updates so far, end after its
+            deadline (a ``--budget``; see ``search.budget``).
+        budget_end: ``perf_counter`` time the whole job must end by (shown
+            with every update as the budget left).
 
     Besides history and checkpoints, every update writes TensorBoard scalars
     (rewards, baseline, policy entropy, best student, students trained,
@@ -171,6 +177,8 @@ class Search:
         env: Environment | None = None,
         policies: tuple | None = None,
         max_students: dict | None = None,
+        deadlines: dict | None = None,
+        budget_end: float | None = None,
     ):
         self.config, self.run_dir = config, Path(run_dir)
         self.env = env if env is not None else Environment(teacher, data, config)
@@ -207,6 +215,9 @@ class Search:
             ),
         }
         self.max_students = dict(max_students or {})
+        self.deadlines = dict(deadlines or {})
+        self.budget_end = budget_end
+        self.stage_seconds: dict[str, list[float]] = {}  # this process's update times
         self.state = State()
         self.rng = np.random.default_rng(config.runtime.seed + (7919 if random else 0))
         self.on_update = on_update
@@ -360,6 +371,7 @@ class Search:
         self.save_checkpoint()
         seconds = time.perf_counter() - start
         self.update_seconds.append(seconds)
+        self.stage_seconds.setdefault(name, []).append(seconds)
         self._report(name, update, best, seconds, max(rewards), used_baseline, entropy)
 
     def _updates_left(self, stage: str, update: int) -> int:
@@ -387,7 +399,10 @@ class Search:
             "elapsed": time.perf_counter() - self.started,
             "updates_left": left,
             "rollouts_left": left * self.config.search.rollouts,
-            "eta": float(np.mean(self.update_seconds)) * left,
+            "eta": self._eta(left),
+            "budget_left": None
+            if self.budget_end is None
+            else max(0.0, self.budget_end - time.perf_counter()),
         }
         if self._scalars is None:
             self._scalars = ScalarWriter(self.run_dir / "tensorboard")
@@ -409,6 +424,32 @@ class Search:
         self.progress.update(info)
         if self.on_update is not None:
             self.on_update(info)
+
+    def _eta(self, left: int) -> float:
+        """Seconds until the search ends: the updates left at this pace, or the last deadline."""
+        eta = float(np.mean(self.update_seconds)) * left
+        if self.deadlines:
+            eta = min(eta, max(0.0, max(self.deadlines.values()) - time.perf_counter()))
+        return eta
+
+    def _out_of_time(self, stage: str) -> bool:
+        """Whether the next update of ``stage`` would end after the stage's deadline."""
+        deadline = self.deadlines.get(stage)
+        if deadline is None:
+            return False
+        recent = self.stage_seconds.get(stage, [])[-3:]
+        expected = float(np.mean(recent)) if recent else 0.0
+        if time.perf_counter() + expected <= deadline:
+            return False
+        logger.info(
+            "%s%s stage stopped at its deadline (the budget) after %d of %d updates",
+            self.prefix,
+            stage,
+            self.state.update,
+            self._updates(stage),
+        )
+        self.state.stopped[stage] = self.state.update
+        return True
 
     def _spent(self, stage: str) -> bool:
         """Whether the stage has trained its ``max_students``."""
@@ -441,7 +482,11 @@ class Search:
             self.history_path.unlink(missing_ok=True)
         while self.state.stage in STAGES:
             stage = self.state.stage
-            while self.state.update < self._updates(stage) and not self._spent(stage):
+            while (
+                self.state.update < self._updates(stage)
+                and not self._spent(stage)
+                and not self._out_of_time(stage)
+            ):
                 self._update(stage, self.state.update)
             nxt = STAGES.index(stage) + 1
             self.state.stage = STAGES[nxt] if nxt < len(STAGES) else "done"
@@ -470,10 +515,14 @@ class Search:
             "best_reward": None if score is None else score["reward"],
             "best_params": None if score is None else score["params"],
             "mean_reward": {s: _mean(r) for s, r in self.state.rewards.items()},
+            "updates": {s: len(r) for s, r in self.state.rewards.items()},
+            "stopped_at_deadline": dict(self.state.stopped),
         }
 
 
-def random_search(search: Search, resume: bool = False, equal_cost: bool = True) -> dict:
+def random_search(
+    search: Search, resume: bool = False, equal_cost: bool = True, deadlines: dict | None = None
+) -> dict:
     """Random search with the same plan (stages, updates, rollouts) as ``search``.
 
     The same loop runs ``RandomPolicy`` in both stages, in a fork of the
@@ -482,7 +531,8 @@ def random_search(search: Search, resume: bool = False, equal_cost: bool = True)
     With ``equal_cost`` a random stage ends once it has trained as many
     students as the policy's stage did (a converged policy repeats cached
     students, random search rarely does); else it runs every update.
-    Returns ``Search.summary()`` of the random search.
+    ``deadlines``: as ``Search``'s (a budget). Returns ``Search.summary()``
+    of the random search.
     """
     caps = dict(search.state.stage_trained) if equal_cost else None
     other = Search(
@@ -494,6 +544,8 @@ def random_search(search: Search, resume: bool = False, equal_cost: bool = True)
         random=True,
         env=search.env.fork(),
         max_students=caps,
+        deadlines=deadlines,
+        budget_end=search.budget_end,
     )
     resume = resume and (other.checkpoint_dir / "state.json").is_file()
     other.run(resume=resume)

@@ -124,3 +124,42 @@ def test_policy_from_a_small_teacher_runs_on_a_deeper_one(tmp_path):
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     result = run_cli("compress", "--resume", str(tmp_path))
     assert result.returncode == 2 and "config.yaml" in result.stderr
+
+
+def test_a_budget_prints_its_plan_and_the_job_keeps_to_it(tmp_path):
+    out = tmp_path / "budget"
+    result = run_cli(
+        "compress",
+        "--teacher",
+        "zoo:lenet5",
+        "--budget",
+        "75s",
+        "--no-export",
+        "--out",
+        str(out),
+        *sets(
+            "data.dataset=digits",
+            "data.batch_size=128",
+            "search.rollouts=2",
+            "search.hidden=8",
+            "search.random_baseline=false",
+        ),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Plan for a budget of 1.2 min" in result.stderr
+    assert "distillation steps per student" in result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["plan"]["budget_s"] == 75
+    assert report["job_seconds"] <= 75
+    config = (out / "config.yaml").read_text()
+    assert f"removal_updates: {report['plan']['removal_updates']}" in config
+    assert report["search"]["updates"]["removal"] <= report["plan"]["removal_updates"]
+
+
+def test_without_a_gpu_or_a_config_the_cpu_plan_is_announced(tmp_path):
+    result = run_cli(
+        "compress", "--teacher", str(tmp_path / "missing.keras"), "--dataset", "digits"
+    )
+    assert result.returncode == 1
+    assert "No GPU found and no --budget or --config given" in result.stderr
+    assert "60m" in result.stderr

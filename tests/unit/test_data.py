@@ -166,3 +166,21 @@ def test_unknown_dataset_name(tmp_path):
         data.load("cifar11", data_dir=str(tmp_path))
     with pytest.raises(ValueError, match="dataset name is required"):
         data.load("")
+
+
+def test_train_subset_is_seeded_and_leaves_val_and_test_alone():
+    ds = data.load("digits", batch_size=64)
+    n = ds.info.split_sizes["train"]
+    quarter = data.subset_train(ds, 0.25, seed=1)
+    assert quarter.info.split_sizes["train"] == round(n * 0.25)
+    assert _count(quarter.train_plain) == round(n * 0.25) == _count(quarter.train)
+    again = _pixels(data.subset_train(ds, 0.25, seed=1).train_plain)
+    other = _pixels(data.subset_train(ds, 0.25, seed=2).train_plain)
+    assert np.array_equal(_pixels(quarter.train_plain), again)
+    assert not np.array_equal(again, other)
+    # Every kept example is a training example, and val/test are the same pipelines' data.
+    full = {row.tobytes() for row in _pixels(ds.train_plain)}
+    assert all(row.tobytes() in full for row in again)
+    assert np.array_equal(_pixels(quarter.val), _pixels(ds.val))
+    assert data.subset_train(ds, 1.0) is ds
+    assert data.subset_train(ds, 0.001).info.split_sizes["train"] == 64  # at least a batch

@@ -1,0 +1,354 @@
+"""A wall-clock budget (``--budget 30m``) and a student count (``--students N``) made into a plan.
+
+Before the search starts, ``measure`` times what a search pays for on this
+machine: one distillation step of a teacher-sized student (two short fits of a
+copy of the teacher, so the per-fit overhead of building and tracing falls out)
+and the teacher's forward pass. ``make_plan`` turns those costs into updates
+per stage, steps per scored student, the share of the training split students
+are scored on, and the fine-tune's epochs, so that search + fine-tune + export
+fit in the budget; ``Plan.apply`` writes them into the config. While the search
+runs, each stage stops at its own deadline (``Plan.deadlines``) with the best
+student so far, and the fine-tune is cut to the time that is left.
+
+Cost model (multiply-adds scale the time of a step): a student of share ``f``
+of the teacher's multiply-adds costs ``f * step_s`` per step; Stage-1 students
+keep full widths (``f`` about 0.7), Stage-2 students are narrowed (about 0.35),
+the final student is assumed at 0.35 until it is known. Every update is
+assumed to train all its rollouts (cached students make it cheaper; the
+deadlines keep it from being longer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass
+
+from n2n_tf.config import Config
+from n2n_tf.progress import Progress
+
+logger = logging.getLogger(__name__)
+
+STAGE_SHARE = {"removal": 0.7, "shrink": 0.35}  # multiply-adds of a student vs the teacher
+FINAL_SHARE = 0.35
+REMOVAL_SHARE = 0.4  # of the search's time (and updates) for Stage 1
+EXPORT_S = 60.0  # TFLite float + int8 conversion and parity checks (measured: 20-50 s)
+MARGIN = 0.05  # of the budget, kept free
+MIN_STEPS, MIN_UPDATES = 30, 3  # per scored student; in all
+TARGET_UPDATES = 10  # per stage: below it, steps per student are lowered
+SCORE_STEPS = 100  # steps per scored student when ``distill.steps`` is unset
+
+
+def parse_duration(text: str | float | int) -> float:
+    """``"30m"``, ``"1h30m"``, ``"90s"``, ``"45"`` (minutes) -> seconds.
+
+    Raises:
+        ValueError: for anything else, or a duration that is not positive.
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text) * 60
+    else:
+        raw = str(text).strip().lower()
+        parts = re.fullmatch(
+            r"(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?", raw
+        )
+        if raw and re.fullmatch(r"\d+(?:\.\d+)?", raw):
+            seconds = float(raw) * 60
+        elif raw and parts:
+            h, m, s = (float(g) if g else 0.0 for g in parts.groups())
+            seconds = h * 3600 + m * 60 + s
+        else:
+            seconds = -1.0
+    if not seconds > 0:
+        raise ValueError(
+            "A budget is a duration such as 30m, 1h, 1h30m or 90s (a bare number means "
+            f"minutes). Received: budget={text!r}"
+        )
+    return seconds
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Measured seconds on this machine.
+
+    Attributes:
+        step_s: one training step (a batch) of a teacher-sized student.
+        teacher_s: one forward pass of the teacher over a batch.
+        fit_overhead_s: per training pass (building the step, tracing, evaluation).
+        train_batches: batches in one epoch of the full training split.
+        measured_s: what measuring took.
+    """
+
+    step_s: float
+    teacher_s: float
+    fit_overhead_s: float
+    train_batches: int
+    measured_s: float = 0.0
+
+
+class _StepClock(Progress):
+    """Records when each chunk of training steps ended."""
+
+    def __init__(self):
+        self.marks: list[tuple[float, int]] = []
+
+    def start(self, label: str, total: int) -> None:
+        self.marks = [(time.perf_counter(), 0)]
+
+    def advance(self, steps: int = 1) -> None:
+        self.marks.append((time.perf_counter(), self.marks[-1][1] + steps))
+
+
+def measure(teacher, data, config: Config, seconds: float = 8.0, chunk: int = 4) -> Costs:
+    """Times a short distillation of a copy of the teacher (teacher run per batch).
+
+    Trains for about ``seconds`` in chunks of ``chunk`` steps: the first chunk
+    (building and tracing the step) gives the per-pass overhead, the others
+    the time of a step; the teacher's share of a step is taken as a third (a
+    forward pass against forward + backward). Runs on ``data.train`` with the
+    teacher-logit cache off, so it computes nothing the search would reuse.
+    """
+    from n2n_tf import graph
+    from n2n_tf.distill import Trainer
+    from n2n_tf.types import Architecture
+
+    start = time.perf_counter()
+    distill = dataclasses.replace(config.distill, cache="off", steps_per_execution=chunk)
+    clock = _StepClock()
+    trainer = Trainer(teacher, distill, config.runtime, progress=clock)
+    student = graph.rebuild(teacher, Architecture(), inherit=True)
+    trainer.fit([student], data, steps=10**6, evaluate=False, deadline=start + seconds)
+    trainer.close()
+    (t0, _), (t1, n1), (t2, n2) = clock.marks[0], clock.marks[1], clock.marks[-1]
+    per_step = (t2 - t1) / (n2 - n1) if n2 > n1 else (t1 - t0) / max(n1, 1)
+    overhead = max(t1 - t0 - n1 * per_step, 0.0)
+    n_batches = max(1, math.ceil(data.info.split_sizes["train"] / data.batch_size))
+    val_batches = max(1, math.ceil(data.info.split_sizes["val"] / data.batch_size))
+    # A fit of several students also evaluates them: forward passes over the validation split.
+    overhead += val_batches * per_step / 3
+    return Costs(
+        step_s=per_step * 0.75,
+        teacher_s=per_step * 0.25,
+        fit_overhead_s=overhead,
+        train_batches=n_batches,
+        measured_s=time.perf_counter() - start,
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a budget (and/or a student count) allows; seconds are estimates."""
+
+    budget_s: float | None
+    rollouts: int
+    removal_updates: int
+    shrink_updates: int
+    steps: int
+    train_fraction: float
+    finetune_epochs: int
+    cache_s: float
+    search_s: float
+    finetune_s: float
+    export_s: float
+    random_baseline: bool
+    students: int
+
+    def apply(self, config: Config) -> Config:
+        """The config with this plan's updates, steps, share and fine-tune epochs."""
+        search = dataclasses.replace(
+            config.search,
+            removal_updates=self.removal_updates,
+            shrink_updates=self.shrink_updates,
+        )
+        distill = dataclasses.replace(
+            config.distill,
+            steps=self.steps,
+            train_fraction=self.train_fraction,
+            finetune_epochs=self.finetune_epochs,
+        )
+        return dataclasses.replace(config, search=search, distill=distill)
+
+    def deadlines(self, start: float) -> dict[str, float]:
+        """``perf_counter`` times by which each stage must stop (empty without a budget)."""
+        if self.budget_s is None:
+            return {}
+        search_end = start + self.cache_s + self.search_s
+        removal_end = start + self.cache_s + self.search_s * REMOVAL_SHARE
+        if self.random_baseline:  # the random search gets the second half of each
+            search_end = start + self.cache_s + self.search_s / 2
+            removal_end = start + self.cache_s + self.search_s * REMOVAL_SHARE / 2
+        return {"removal": removal_end, "shrink": search_end}
+
+    def random_deadlines(self, now: float, start: float) -> dict[str, float]:
+        """Deadlines of the random search (``random_baseline``), started at ``now``."""
+        if self.budget_s is None:
+            return {}
+        end = start + self.cache_s + self.search_s
+        half = max(0.0, min(self.search_s / 2, end - now))
+        return {"removal": now + half * REMOVAL_SHARE, "shrink": now + half}
+
+    def lines(self) -> list[str]:
+        """The plan as printed before the search starts."""
+        minutes = _minutes
+        head = (
+            f"Plan for a budget of {minutes(self.budget_s)}:"
+            if self.budget_s is not None
+            else f"Plan for {self.students} students:"
+        )
+        out = [
+            head,
+            f"  search: {self.removal_updates} removal + {self.shrink_updates} shrink updates "
+            f"x {self.rollouts} rollouts (up to {self.students} students), "
+            f"{self.steps} distillation steps per student on "
+            f"{self.train_fraction:.0%} of the training split",
+        ]
+        if self.budget_s is not None:
+            out += [
+                f"  teacher views {minutes(self.cache_s)}, search {minutes(self.search_s)}"
+                + (" (half of it random search)" if self.random_baseline else "")
+                + f", fine-tune {self.finetune_epochs} epoch(s) {minutes(self.finetune_s)}, "
+                f"export {minutes(self.export_s)}",
+                "  each stage stops at its deadline with the best student so far",
+            ]
+        return out
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def _cache_s(costs: Costs, config: Config, augmented: bool, fraction: float) -> float:
+    views = max(1, config.distill.teacher_views) if augmented else 1
+    if config.distill.cache == "off" or (augmented and config.distill.teacher_views == 0):
+        return 0.0
+    return views * math.ceil(costs.train_batches * fraction) * costs.teacher_s
+
+
+def _update_s(costs: Costs, rollouts: int, steps: int, stage: str, cached: bool) -> float:
+    step = costs.step_s * STAGE_SHARE[stage] + (0.0 if cached else costs.teacher_s / rollouts)
+    return costs.fit_overhead_s + rollouts * steps * step
+
+
+def make_plan(
+    config: Config,
+    costs: Costs,
+    augmented: bool,
+    budget_s: float | None = None,
+    students: int | None = None,
+    export: bool = True,
+    elapsed_s: float = 0.0,
+) -> Plan:
+    """Chooses updates, steps per student, training share and fine-tune epochs.
+
+    With a budget: the fine-tune gets up to a quarter of what is left after the
+    teacher views and the export (and at most ``distill.finetune_epochs``);
+    the search the rest. Steps per student start at ``distill.steps``
+    (``SCORE_STEPS`` when unset, at most ``distill.epochs`` epochs) and are
+    lowered (not below 30) until each stage gets ``TARGET_UPDATES`` updates;
+    the updates then fill the time, up to the config's counts per stage. With ``students``: that many students
+    (rollouts x updates, 40% in Stage 1). ``elapsed_s``: already spent
+    (loading, the teacher check, measuring).
+
+    Raises:
+        ValueError: a budget too small for a minimal search.
+    """
+    s, d = config.search, config.distill
+    rollouts = s.rollouts
+    cached = d.cache != "off" and (not augmented or d.teacher_views > 0)
+    steps = d.steps or min(d.epochs * costs.train_batches, SCORE_STEPS) if costs else d.steps
+    if budget_s is None:
+        if students is None:
+            raise ValueError("Internal error: a plan needs a budget or a student count")
+        updates = max(2, math.ceil(students / rollouts))
+        removal = max(1, round(updates * REMOVAL_SHARE)) if s.removal_updates else 0
+        return Plan(
+            None, rollouts, removal, updates - removal, d.steps, d.train_fraction,
+            d.finetune_epochs,
+            0.0, 0.0, 0.0, 0.0, s.random_baseline, updates * rollouts,
+        )  # fmt: skip
+    export_s = EXPORT_S if export else 0.0
+    usable = budget_s * (1 - MARGIN) - elapsed_s - export_s
+    epoch_final = costs.train_batches * costs.step_s * FINAL_SHARE + costs.fit_overhead_s
+    finetune_epochs = int(max(1, min(d.finetune_epochs, (usable * 0.25) // epoch_final)))
+    finetune_s = finetune_epochs * epoch_final
+    # The fine-tune's teacher views cover the whole split (reserved even if scoring shares them).
+    finetune_s += _cache_s(costs, config, augmented, 1.0)
+    search_budget = usable - finetune_s
+    runs = 2 if s.random_baseline else 1  # the random search costs as much as the search
+    split = {"removal": REMOVAL_SHARE if s.removal_updates else 0.0}
+    split["shrink"] = (1.0 - split["removal"]) if s.shrink_updates else 0.0
+    if not s.shrink_updates:
+        split["removal"] = 1.0 if s.removal_updates else 0.0
+
+    configured = {"removal": s.removal_updates, "shrink": s.shrink_updates}
+
+    def share_for(steps: int) -> float:
+        # Enough images for one pass of ``steps`` batches: no image is seen twice.
+        if d.train_fraction < 1.0:
+            return d.train_fraction
+        return min(1.0, max(0.05, steps / costs.train_batches))
+
+    while True:
+        fraction = share_for(steps)
+        cache = _cache_s(costs, config, augmented, fraction)
+        per_run = (search_budget - cache) / runs
+        cost = {st: _update_s(costs, rollouts, steps, st, cached) for st in STAGE_SHARE}
+        if students is not None:  # the count is fixed: lower the steps until it fits
+            total = max(2, math.ceil(students / rollouts))
+            updates = {st: round(total * split[st]) for st in STAGE_SHARE}
+            enough = sum(updates[st] * cost[st] for st in cost) <= per_run
+        else:  # the time is fixed: lower the steps until each stage gets its updates
+            updates = {
+                st: min(int(per_run * split[st] // cost[st]), configured[st]) for st in STAGE_SHARE
+            }
+            enough = all(
+                updates[st] >= min(TARGET_UPDATES, configured[st])
+                for st in STAGE_SHARE
+                if split[st]
+            )
+        if enough or steps <= MIN_STEPS:
+            break
+        steps = max(MIN_STEPS, int(steps * 0.8))
+    removal, shrink = updates["removal"], updates["shrink"]
+    fits = sum(updates[st] * cost[st] for st in cost) <= max(per_run, 0.0)
+    if removal + shrink < MIN_UPDATES or not fits:
+        need = elapsed_s + export_s + epoch_final
+        need += _cache_s(costs, config, augmented, share_for(MIN_STEPS))
+        need += runs * MIN_UPDATES * max(cost.values())
+        raise ValueError(
+            f"A budget of {_minutes(budget_s)} is too small for this teacher on this machine: "
+            f"a minimal search ({MIN_UPDATES} updates of {rollouts} students, {MIN_STEPS} steps "
+            f"each), a 1-epoch fine-tune and the export need about "
+            f"{_minutes(need / (1 - MARGIN))}. Received: budget={_minutes(budget_s)}"
+        )
+    return Plan(
+        budget_s,
+        rollouts,
+        removal,
+        shrink,
+        steps,
+        fraction,
+        finetune_epochs,
+        cache,
+        search_budget - cache,
+        finetune_s,
+        export_s,
+        s.random_baseline,
+        (removal + shrink) * rollouts,
+    )
+
+
+def finetune_epochs(planned: int, seconds_left: float, epoch_s: float) -> int:
+    """The fine-tune's epochs that fit in ``seconds_left`` (at least 1, at most ``planned``)."""
+    return int(max(1, min(planned, seconds_left // max(epoch_s, 1e-6))))
+
+
+__all__ = ["Costs", "Plan", "finetune_epochs", "make_plan", "measure", "parse_duration"]
