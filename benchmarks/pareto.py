@@ -220,7 +220,7 @@ def parse_args(argv=None):
 
 
 def make_config(args, dataset: str):
-    from n2n_tf.config import DistillConfig, load_config
+    from n2n_tf.config import load_config
 
     sets = [
         f"data.dataset={dataset}",
@@ -229,13 +229,9 @@ def make_config(args, dataset: str):
         f"search.shrink_updates={args.shrink_updates}",
         f"distill.steps={args.steps}",
         f"distill.finetune_epochs={args.finetune_epochs}",
+        f"distill.train_fraction={args.train_fraction}",
     ]
-    native = "train_fraction" in {f.name for f in dataclasses.fields(DistillConfig)}
-    if native:
-        sets.append(f"distill.train_fraction={args.train_fraction}")
-    config = load_config(args.config, [*sets, *args.overrides])
-    fraction = config.distill.train_fraction if native else args.train_fraction
-    return config, native, fraction
+    return load_config(args.config, [*sets, *args.overrides])
 
 
 def make_subset(root: str, per_class: int, seed: int, out: Path) -> str:
@@ -248,38 +244,6 @@ def make_subset(root: str, per_class: int, seed: int, out: Path) -> str:
         (tmp / "d").rename(out)
         tmp.rmdir()
     return str(out)
-
-
-def subset_train(data, fraction: float, seed: int):
-    """The same splits with a seeded ``fraction`` of the training examples (scoring data).
-
-    Used only while ``DistillConfig`` has no ``train_fraction`` (where it has,
-    the environment takes its subset itself).
-    """
-    import numpy as np
-    import tensorflow as tf
-
-    from n2n_tf.data.pipeline import build
-
-    n = data.info.split_sizes["train"]
-    k = max(1, round(n * fraction))
-    if k >= n:
-        return data
-    train, val, test = data.raw
-    x, y = next(iter(train.batch(n)))
-    keep = np.sort(np.random.default_rng(seed).choice(n, k, replace=False))
-    sub = tf.data.Dataset.from_tensor_slices((tf.gather(x, keep), tf.gather(y, keep)))
-    info = dataclasses.replace(data.info, split_sizes={**data.info.split_sizes, "train": k})
-    return build(
-        sub,
-        val,
-        test,
-        info=info,
-        batch_size=data.batch_size,
-        seed=data.seed,
-        cache=data.cache,
-        preprocessing=data.preprocessing,
-    )
 
 
 def quick_teacher(config, path: Path) -> str:
@@ -422,7 +386,8 @@ def finetune(env, data, teacher, rows, args, results, phases, teacher_row) -> No
         labels = ", ".join(r["key"] for r in group)
         with phases("finetune"):
             t0 = time.perf_counter()
-            fits = env.trainer.fit(students, data, epochs=epochs, seed=SCORE_SEED)
+            # steps=0: whole epochs (distill.steps is the scoring budget), as compress does.
+            fits = env.trainer.fit(students, data, epochs=epochs, steps=0, seed=SCORE_SEED)
             seconds = time.perf_counter() - t0
         with phases("evaluate"):
             ok = [i for i, f in enumerate(fits) if not f.failed]
@@ -703,7 +668,7 @@ def main(argv=None):
     if args.subset:
         root = os.path.abspath(dataset.removeprefix("folder:"))
         dataset = "folder:" + make_subset(root, args.subset, 0, out / f"subset-{args.subset}")
-    config, native_fraction, fraction = make_config(args, dataset)
+    config = make_config(args, dataset)
 
     from n2n_tf.runtime import configure_threads
 
@@ -741,12 +706,11 @@ def main(argv=None):
     sizes = data.info.split_sizes
     say(
         f"data: {dataset}, splits {sizes}, augment {data.info.augment}, preprocess "
-        f"{config.data.preprocess}; scoring on {fraction:g} of train "
-        f"({'distill.train_fraction' if native_fraction else 'subset taken here'})"
+        f"{config.data.preprocess}; students scored on {config.distill.train_fraction:g} of "
+        "the training split"
     )
-    with phases("environment"):
-        score_data = data if native_fraction else subset_train(data, fraction, config.runtime.seed)
-        env = Environment(teacher, score_data, config)
+    with phases("environment"):  # the scoring subset (distill.train_fraction) and the teacher
+        env = Environment(teacher, data, config)
     plan = {
         "dataset": dataset,
         "teacher": teacher_path,
@@ -756,7 +720,7 @@ def main(argv=None):
         "shrink_updates": config.search.shrink_updates,
         "steps": config.distill.steps,
         "epochs": config.distill.epochs,
-        "train_fraction": fraction,
+        "train_fraction": config.distill.train_fraction,
         "finetune_epochs": config.distill.finetune_epochs,
         "widths": args.widths,
         "subset": args.subset,
@@ -833,6 +797,12 @@ def main(argv=None):
                 other.run(resume=resume)
                 seconds = time.perf_counter() - t0
             results.put(searched_row("random", seed, other, seconds))
+        spent = phases.seconds.get("search_n2n", 0.0) + phases.seconds.get("search_random", 0.0)
+        say(
+            f"searches of seed {seed} done: {spent:.0f} s searching so far, about "
+            f"{spent / (seed + 1) * args.seeds:.0f} s for {args.seeds} seed(s); "
+            f"elapsed {time.perf_counter() - wall:.0f} s"
+        )
 
     # ---- baselines: uniform widths (scratch), L1 at the widths and at n2n's sizes
     spec = env.spec
