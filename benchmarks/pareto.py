@@ -5,8 +5,8 @@ Run (full, about an hour on a 2-core CPU with a ResNet-20 teacher from
 
     python benchmarks/pareto.py --teacher /work/teachers/resnet20-cifar.keras
 
-Smoke test (one seed, a 100-image-per-class subset, a tiny teacher trained
-here when --teacher is not given, a tiny plan; a few minutes):
+Smoke test (one seed, a 200-image-per-class subset, a small teacher trained
+here when --teacher is not given, a tiny plan; about 5 minutes):
 
     python benchmarks/pareto.py --quick
 
@@ -100,7 +100,7 @@ PLANS = {
     "train_fraction": (0.25, 0.5),
     "finetune_epochs": (2, 1),
     "widths": ("0.25,0.375,0.5,0.625,0.75,0.875", "0.25,0.5"),
-    "subset": (0, 100),
+    "subset": (0, 200),
     "latency_runs": (100, 20),
 }
 
@@ -196,7 +196,7 @@ def parse_args(argv=None):
     )
     p.add_argument("--finetune-epochs", type=int, help="distill.finetune_epochs (full 2, quick 1)")
     p.add_argument("--widths", help="uniform widths, comma-separated (full 0.25,...,0.875)")
-    p.add_argument("--subset", type=int, help="seeded subset: images per class (0: all; quick 100)")
+    p.add_argument("--subset", type=int, help="seeded subset: images per class (0: all; quick 200)")
     p.add_argument("--latency-runs", type=int, help="timed TFLite runs per student (0: skip)")
     p.add_argument("--finetune-group", type=int, default=4, help="students fine-tuned together")
     p.add_argument(
@@ -247,12 +247,12 @@ def make_subset(root: str, per_class: int, seed: int, out: Path) -> str:
 
 
 def quick_teacher(config, path: Path) -> str:
-    """A tiny ResNet-20 (width 0.5, 8 epochs) trained on the quick subset, saved at ``path``."""
+    """A small ResNet-20 (width 0.5, 15 epochs) trained on the quick subset, saved at ``path``."""
     from n2n_tf.teacher import train_teacher
 
     if path.exists():
         return str(path)
-    sets = {"arch": "resnet20", "width": 0.5, "epochs": 8, "learning_rate": 2e-3}
+    sets = {"arch": "resnet20", "width": 0.5, "epochs": 15, "learning_rate": 2e-3}
     cfg = dataclasses.replace(config, teacher=dataclasses.replace(config.teacher, **sets))
     result = train_teacher(cfg, path, verbose=0)
     say(
