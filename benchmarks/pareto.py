@@ -63,7 +63,8 @@ correlations, ``mean_reward_<method>``, ``n2n_beats_all_baselines`` (n2n's mean
 reward above random's, l1's, and both the best and the nearest-in-parameters
 uniform and L1-width students'), and ``n2n_above_uniform_curve`` (n2n's mean
 test accuracy above the uniform curve, linearly interpolated in log-parameters
-at n2n's mean parameters).
+at n2n's mean parameters; outside the curve, its nearest end's accuracy, and
+``uniform_curve_extrapolated=true``).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ PLANS = {
     "steps": (40, 8),
     "train_fraction": (0.25, 0.5),
     "finetune_epochs": (2, 1),
-    "widths": ("0.25,0.375,0.5,0.625,0.75,0.875", "0.25,0.5"),
+    "widths": ("0.125,0.25,0.375,0.5,0.625,0.75", "0.25,0.5"),
     "subset": (0, 200),
     "latency_runs": (100, 20),
 }
@@ -195,7 +196,7 @@ def parse_args(argv=None):
         help="distill.train_fraction: share of the training split scoring uses (full 0.25)",
     )
     p.add_argument("--finetune-epochs", type=int, help="distill.finetune_epochs (full 2, quick 1)")
-    p.add_argument("--widths", help="uniform widths, comma-separated (full 0.25,...,0.875)")
+    p.add_argument("--widths", help="uniform widths, comma-separated (full 0.125,0.25,...,0.75)")
     p.add_argument("--subset", type=int, help="seeded subset: images per class (0: all; quick 200)")
     p.add_argument("--latency-runs", type=int, help="timed TFLite runs per student (0: skip)")
     p.add_argument("--finetune-group", type=int, default=4, help="students fine-tuned together")
@@ -441,20 +442,15 @@ def _mean_std(values):
 
 
 def _interp_log(points, params: float) -> tuple[float, bool]:
-    """Accuracy of a curve ``[(params, acc)]`` at ``params``, linear in log-params
-    (extrapolated from the two nearest points outside the curve)."""
+    """Accuracy of a curve ``[(params, acc)]`` at ``params``, linear in log-params;
+    outside the curve the nearest end's accuracy (not extrapolated), flagged True."""
     import numpy as np
 
     pts = sorted(points)
     xs = np.log([p for p, _ in pts])
     ys = np.array([a for _, a in pts])
     x = math.log(params)
-    outside = x < xs[0] or x > xs[-1]
-    if not outside:
-        return float(np.interp(x, xs, ys)), False
-    i = (0, 1) if x < xs[0] else (-2, -1)
-    slope = (ys[i[1]] - ys[i[0]]) / (xs[i[1]] - xs[i[0]])
-    return float(ys[i[0]] + slope * (x - xs[i[0]])), True
+    return float(np.interp(x, xs, ys)), bool(x < xs[0] or x > xs[-1])
 
 
 FIELDS = (
