@@ -64,7 +64,7 @@ reward above random's, l1's, and both the best and the nearest-in-parameters
 uniform and L1-width students'), and ``n2n_above_uniform_curve`` (n2n's mean
 test accuracy above the uniform curve, linearly interpolated in log-parameters
 at n2n's mean parameters; outside the curve, its nearest end's accuracy, and
-``uniform_curve_extrapolated=true``).
+``uniform_curve_outside_range=true``).
 """
 
 from __future__ import annotations
@@ -637,12 +637,13 @@ def summary(results: Results) -> list[str]:
         lines.append(f"n2n_mean_params={n2n_params:.0f}")
         lines.append(f"n2n_mean_test_accuracy={acc:.4f}")
         lines.append(f"uniform_curve_at_n2n_params={curve:.4f}")
-        lines.append(f"uniform_curve_extrapolated={str(outside).lower()}")
+        lines.append(f"uniform_curve_outside_range={str(outside).lower()}")
         lines.append(f"n2n_above_uniform_curve={str(acc > curve).lower()}")
         l1 = [(r["params"], r["test_accuracy"]) for r in done if r["method"] == "l1_width"]
         if len(l1) >= 2:
             curve, outside = _interp_log(l1, n2n_params)
             lines.append(f"l1_curve_at_n2n_params={curve:.4f}")
+            lines.append(f"l1_curve_outside_range={str(outside).lower()}")
             lines.append(f"n2n_above_l1_curve={str(acc > curve).lower()}")
     return lines
 
