@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -161,6 +162,10 @@ def train_teacher(
         out = Path(out)
         with atomic_path(out) as tmp:
             model.save(tmp)
-        save_config(config, out.with_name(f"{out.stem}.config.yaml"))
+        # The preprocessing it was trained with, not ``auto``: what a later job should use.
+        used = dataclasses.replace(config.data, preprocess=ds.preprocessing.mode)
+        save_config(
+            dataclasses.replace(config, data=used), out.with_name(f"{out.stem}.config.yaml")
+        )
         result.path = out
     return result

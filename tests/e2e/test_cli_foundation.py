@@ -72,6 +72,7 @@ def test_train_teacher_on_digits_writes_model_and_config(tmp_path):
     assert out.is_file()
     config = (tmp_path / "t" / "teacher.config.yaml").read_text()
     assert "dataset: digits" in config and "epochs: 3" in config
+    assert "preprocess: standardize" in config  # what it trained with, not auto
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
 
 
