@@ -120,8 +120,14 @@ def measure(teacher, data, config: Config, seconds: float = 8.0, chunk: int = 4)
     clock = _StepClock()
     trainer = Trainer(teacher, distill, config.runtime, progress=clock)
     student = graph.rebuild(teacher, Architecture(), inherit=True)
-    trainer.fit([student], data, steps=10**6, evaluate=False, deadline=start + seconds)
-    trainer.close()
+    trainer_log = logging.getLogger("n2n_tf.distill.trainer")
+    level = trainer_log.level
+    trainer_log.setLevel(logging.WARNING)  # its "stopped at the deadline" is the plan here
+    try:
+        trainer.fit([student], data, steps=10**6, evaluate=False, deadline=start + seconds)
+    finally:
+        trainer_log.setLevel(level)
+        trainer.close()
     (t0, _), (t1, n1), (t2, n2) = clock.marks[0], clock.marks[1], clock.marks[-1]
     per_step = (t2 - t1) / (n2 - n1) if n2 > n1 else (t1 - t0) / max(n1, 1)
     overhead = max(t1 - t0 - n1 * per_step, 0.0)
@@ -253,9 +259,9 @@ def make_plan(
     the search the rest. Steps per student start at ``distill.steps``
     (``SCORE_STEPS`` when unset, at most ``distill.epochs`` epochs) and are
     lowered (not below 30) until each stage gets ``TARGET_UPDATES`` updates;
-    the updates then fill the time, up to the config's counts per stage. With ``students``: that many students
-    (rollouts x updates, 40% in Stage 1). ``elapsed_s``: already spent
-    (loading, the teacher check, measuring).
+    the updates then fill the time, up to the config's counts per stage.
+    With ``students``: that many students (rollouts x updates, 40% in Stage
+    1). ``elapsed_s``: already spent (loading, the teacher check, measuring).
 
     Raises:
         ValueError: a budget too small for a minimal search.
