@@ -114,6 +114,21 @@ class Environment:
     def build(self, arch: Architecture) -> keras.Model:
         return graph.rebuild(self.teacher, arch, inherit=self.config.search.inherit, **self.options)
 
+    def build_for_scoring(self, arch: Architecture) -> keras.Model:
+        """``build``, with BatchNorm momentum at most ``distill.score_bn_momentum``.
+
+        A short distillation barely moves the teacher's inherited BatchNorm
+        statistics at Keras' momentum (0.99), and a narrowed or shortened
+        student's activations no longer match them: its score would measure
+        stale statistics rather than the architecture.
+        """
+        student = self.build(arch)
+        limit = self.config.distill.score_bn_momentum
+        for layer in student.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = min(layer.momentum, limit)
+        return student
+
     def score(
         self,
         archs: list[Architecture],
@@ -162,7 +177,7 @@ class Environment:
             built = []
             for arch, score in fresh.values():
                 try:
-                    built.append((score, self.build(arch)))
+                    built.append((score, self.build_for_scoring(arch)))
                 except Exception as err:  # invalid: reward -1, and the run goes on
                     self._invalid(score, arch, err)
             students = [student for _, student in built]

@@ -163,3 +163,23 @@ def test_without_a_gpu_or_a_config_the_cpu_plan_is_announced(tmp_path):
     assert result.returncode == 1
     assert "No GPU found and no --budget or --config given" in result.stderr
     assert "60m" in result.stderr
+
+
+def momenta(model) -> set:
+    return {
+        layer.momentum
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
+
+
+def test_students_are_scored_with_fresh_batchnorm_statistics_and_rebuilt_plain():
+    keras.utils.set_random_seed(0)
+    ds = data.load("digits", batch_size=128)
+    teacher = models.build("resnet20", (8, 8, 1), 10, width=0.25)
+    arch = Architecture(factors={"stage1_block1_conv1": 0.5})
+    env = Environment(teacher, ds, load_config(None, ["distill.epochs=1"]))
+    assert momenta(env.build_for_scoring(arch)) == {0.9}
+    assert momenta(env.build(arch)) == {0.99}  # what the fine-tune gets: the model's own
+    off = Environment(teacher, ds, load_config(None, ["distill.score_bn_momentum=1.0"]))
+    assert momenta(off.build_for_scoring(arch)) == {0.99}
