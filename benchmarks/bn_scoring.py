@@ -36,7 +36,8 @@ def main() -> None:
     p.add_argument("--train-fraction", type=float, default=0.14)
     p.add_argument("--momenta", default="0.99,0.9,0.5")
     args = p.parse_args()
-    rows = [json.loads(line) for line in open(args.history)]
+    with open(args.history) as fh:
+        rows = [json.loads(line) for line in fh]
     picks = [r for r in rows if r["stage"] == "shrink"][:10:2]
     picks += [r for r in rows if r["stage"] == "removal"][5:25:4]
     archs = [Architecture(removed=frozenset(r["removed"]), factors=r["factors"]) for r in picks]
