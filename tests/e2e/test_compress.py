@@ -161,8 +161,18 @@ def test_without_a_gpu_or_a_config_the_cpu_plan_is_announced(tmp_path):
         "compress", "--teacher", str(tmp_path / "missing.keras"), "--dataset", "digits"
     )
     assert result.returncode == 1
-    assert "No GPU found and no --budget or --config given" in result.stderr
+    assert "No GPU found and no --budget, --students or --config given" in result.stderr
     assert "60m" in result.stderr
+    # A plan given with --set (updates per stage) is the user's: no CPU plan.
+    planned = run_cli(
+        "compress",
+        "--teacher",
+        str(tmp_path / "missing.keras"),
+        "--dataset",
+        "digits",
+        *sets("search.removal_updates=2"),
+    )
+    assert planned.returncode == 1 and "No GPU found" not in planned.stderr
 
 
 def momenta(model) -> set:
