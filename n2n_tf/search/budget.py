@@ -325,7 +325,8 @@ def make_plan(
         steps = max(MIN_STEPS, int(steps * 0.8))
     removal, shrink = updates["removal"], updates["shrink"]
     fits = sum(updates[st] * cost[st] for st in cost) <= max(per_run, 0.0)
-    if removal + shrink < MIN_UPDATES or not fits:
+    wanted = sum(configured[st] for st in STAGE_SHARE if split[st])
+    if removal + shrink < min(MIN_UPDATES, wanted) or not fits:
         need = elapsed_s + export_s + epoch_final
         need += _cache_s(costs, config, augmented, share_for(MIN_STEPS))
         need += runs * MIN_UPDATES * max(cost.values())

@@ -91,6 +91,12 @@ def test_a_random_baseline_halves_the_search_time():
     assert max(both.deadlines(start).values()) < max(alone.deadlines(start).values())
 
 
+def test_a_config_asking_for_fewer_updates_than_the_minimum_gets_them():
+    config = load_config(None, ["search.removal_updates=1", "search.shrink_updates=1"])
+    plan = make_plan(config, RESNET20_CPU, True, budget_s=3600)
+    assert (plan.removal_updates, plan.shrink_updates) == (1, 1)
+
+
 def test_a_budget_too_small_says_what_it_needs():
     config = load_config(None)
     with pytest.raises(ValueError, match="too small") as err:
