@@ -204,12 +204,12 @@ class Plan:
             if self.budget_s is not None
             else f"Plan for {self.students} students:"
         )
+        scoring = f"{self.steps} distillation steps" if self.steps else "distill.epochs epoch(s)"
         out = [
             head,
             f"  search: {self.removal_updates} removal + {self.shrink_updates} shrink updates "
-            f"x {self.rollouts} rollouts (up to {self.students} students), "
-            f"{self.steps} distillation steps per student on "
-            f"{self.train_fraction:.0%} of the training split",
+            f"x {self.rollouts} rollouts (up to {self.students} students), {scoring} per "
+            f"student on {self.train_fraction:.0%} of the training split",
         ]
         if self.budget_s is not None:
             out += [

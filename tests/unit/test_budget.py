@@ -110,6 +110,9 @@ def test_a_student_count_sets_the_updates():
     assert plan.removal_updates + plan.shrink_updates == 8
     assert plan.removal_updates == round(8 * 0.4) and plan.steps == 50
     assert plan.deadlines(0.0) == {}
+    assert "50 distillation steps per student" in "\n".join(plan.lines())
+    epochs = make_plan(load_config(None, ["search.rollouts=5"]), None, True, students=40)
+    assert "distill.epochs epoch(s) per student" in "\n".join(epochs.lines())
 
 
 def test_a_stage_stops_at_its_deadline_with_its_best_so_far(tmp_path):
