@@ -145,7 +145,7 @@ def compress(
     config = resolve_device_defaults(config)  # issue 13: auto GPU settings, saved resolved
     plan, costs = None, None
     if not resume and (config.search.budget or config.search.students):
-        plan, costs = _plan(teacher, data, config, job_start, bool(formats), progress)
+        plan, costs = _plan(teacher, data, config, job_start, bool(formats))
         config = plan.apply(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
@@ -255,7 +255,7 @@ def compress(
     return CompressionResult(student, metrics, run_dir)
 
 
-def _plan(teacher, data, config, job_start: float, export: bool, progress):
+def _plan(teacher, data, config, job_start: float, export: bool):
     """Measures this machine's costs (with a budget) and plans the search; prints the plan."""
     budget_s = parse_duration(config.search.budget) if config.search.budget else None
     costs = None
