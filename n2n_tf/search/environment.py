@@ -204,28 +204,24 @@ class Environment:
         if not score.valid:
             score.reward = score.policy_reward = INVALID
             return score
-        violated = bool(score.violated)  # the penalty anneals with the update
-        score.reward = reward(
-            score.params,
-            self.teacher_params,
-            score.val_accuracy,
-            self.teacher_accuracy,
-            violated=violated,
-            update=update,
-        )
+        score.reward = self._reward(score, self.teacher_parent, update)
         if score.params >= parent.params:
             score.valid, score.reason = False, "not smaller than its parent"
             score.policy_reward = INVALID
             return score
-        score.policy_reward = reward(
+        score.policy_reward = self._reward(score, parent, update)
+        return score
+
+    def _reward(self, score: Score, parent: Parent, update: int) -> float:
+        """The paper's reward of a scored student against ``parent`` (the penalty anneals)."""
+        return reward(
             score.params,
             parent.params,
             score.val_accuracy,
             parent.accuracy,
-            violated=violated,
+            violated=bool(score.violated),
             update=update,
         )
-        return score
 
     def no_valid_student(self) -> str:
         """The message for a search that found no valid student within the constraints."""
@@ -265,11 +261,4 @@ class Environment:
             self.constraints.violated(score.params, score.flops, accuracy, all_params)
         )
         score.valid = True
-        score.reward = reward(
-            score.params,
-            self.teacher_params,
-            accuracy,
-            self.teacher_accuracy,
-            violated=bool(score.violated),
-            update=update,
-        )
+        score.reward = self._reward(score, self.teacher_parent, update)
