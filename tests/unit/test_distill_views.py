@@ -81,20 +81,25 @@ def test_teacher_views_give_the_teachers_logits_on_those_views(augmented):
 
 def test_students_on_cached_views_match_per_batch_augmentation(augmented):
     teacher, ds = augmented
-    # Several different students trained to a plateau: one short run of one student
-    # varies by more than a point with the order of its augmented batches alone.
+    # Several different students trained to a plateau, measured on val + test (1,400
+    # images), over 3 seeds. One seed of this comparison on val alone (400 images) moved
+    # by about 1 point between runs (its difference had a spread of 0.95 points over 8
+    # seeds; on val + test, 0.5 points), so a single run could not hold a 1-point bar.
     archs = [Architecture(factors={"conv2": f, "fc1": f, "fc2": f}) for f in (0.4, 0.5, 0.6, 0.7)]
-    accuracies = {}
-    for views in (4, 0):
-        keras.utils.set_random_seed(1)
-        students = [graph.rebuild(teacher, arch) for arch in archs]
-        trainer = Trainer(teacher, DistillConfig(epochs=8, teacher_views=views))
-        results = trainer.fit(students, ds)
-        assert not any(r.failed for r in results)
-        accuracies[views] = np.mean([r.val_accuracy for r in results])
-        assert (trainer.cache.teacher_batches > 0) == (views > 0)
-    assert accuracies[0] > 0.7, accuracies
-    assert abs(accuracies[4] - accuracies[0]) <= 0.01, accuracies
+    held_out = ds.val.concatenate(ds.test)
+    accuracies = {4: [], 0: []}
+    for seed in (1, 2, 3):
+        for views in (4, 0):
+            keras.utils.set_random_seed(seed)
+            students = [graph.rebuild(teacher, arch) for arch in archs]
+            trainer = Trainer(teacher, DistillConfig(epochs=8, teacher_views=views))
+            results = trainer.fit(students, ds, evaluate=False)
+            assert not any(r.failed for r in results)
+            accuracies[views].append(np.mean(trainer.evaluate(students, held_out)))
+            assert (trainer.cache.teacher_batches > 0) == (views > 0)
+    cached, per_batch = np.mean(accuracies[4]), np.mean(accuracies[0])
+    assert per_batch > 0.7, accuracies
+    assert abs(cached - per_batch) <= 0.01, accuracies
 
 
 def test_disk_caches_are_gone_after_a_run(augmented):
