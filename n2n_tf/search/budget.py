@@ -21,12 +21,15 @@ deadlines keep it from being longer).
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
+from n2n_tf.atomic import write_text
 from n2n_tf.config import Config
 from n2n_tf.progress import Progress
 
@@ -353,9 +356,53 @@ def make_plan(
     )
 
 
+PLAN_FILE = "plan.json"
+
+
+def save_plan(run_dir: str | Path, plan: Plan, costs: Costs | None, search_offset_s: float) -> None:
+    """Keeps a run's plan, its measured costs and when its search started (seconds after
+    the job started), so that ``--resume`` continues within the same budget."""
+    saved = {
+        "plan": plan.to_dict(),
+        "costs": None if costs is None else dataclasses.asdict(costs),
+        "search_offset_s": search_offset_s,
+    }
+    write_text(Path(run_dir) / PLAN_FILE, json.dumps(saved, indent=2))
+
+
+def load_plan(run_dir: str | Path) -> tuple[Plan, Costs | None, float] | None:
+    """``(plan, costs, search_offset_s)`` saved by ``save_plan``; None for a run without one.
+
+    Raises:
+        ValueError: the file is not a plan (corrupt or from another version).
+    """
+    path = Path(run_dir) / PLAN_FILE
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+        costs = None if saved["costs"] is None else Costs(**saved["costs"])
+        return Plan(**saved["plan"]), costs, float(saved["search_offset_s"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"Cannot resume the run's budget: `{path}` is not a plan n2n-tf wrote "
+            f"({type(err).__name__}: {err}). Delete it to resume without the budget. "
+            f"Received: resume='{Path(run_dir)}'"
+        ) from err
+
+
 def finetune_epochs(planned: int, seconds_left: float, epoch_s: float) -> int:
     """The fine-tune's epochs that fit in ``seconds_left`` (at least 1, at most ``planned``)."""
     return int(max(1, min(planned, seconds_left // max(epoch_s, 1e-6))))
 
 
-__all__ = ["Costs", "Plan", "finetune_epochs", "make_plan", "measure", "parse_duration"]
+__all__ = [
+    "Costs",
+    "Plan",
+    "finetune_epochs",
+    "load_plan",
+    "make_plan",
+    "measure",
+    "parse_duration",
+    "save_plan",
+]

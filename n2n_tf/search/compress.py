@@ -21,8 +21,16 @@ from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
 from n2n_tf.io.run import representative
 from n2n_tf.jobs.preamble import prepare
 from n2n_tf.runtime import configure_threads, resolve_device_defaults, set_seed
-from n2n_tf.search.budget import MARGIN, finetune_epochs, make_plan, measure, parse_duration
-from n2n_tf.search.loop import STAGES, Best, Search, random_search
+from n2n_tf.search.budget import (
+    MARGIN,
+    finetune_epochs,
+    load_plan,
+    make_plan,
+    measure,
+    parse_duration,
+    save_plan,
+)
+from n2n_tf.search.loop import STAGES, Best, Search, random_search, saved_budget_left
 from n2n_tf.search.reward import compression, reward
 
 logger = logging.getLogger(__name__)
@@ -140,11 +148,14 @@ def compress(
         logger.warning(
             "`%s` is an untrained zoo network: the teacher check is skipped", teacher_arg
         )
-    prepared = prepare(teacher, data, config, force=force or untrained)
+    # A resumed run's teacher was accepted (or forced past the check) when the run began.
+    prepared = prepare(teacher, data, config, force=force or untrained or resume)
     teacher, data, config = prepared.teacher, prepared.data, prepared.config
     config = resolve_device_defaults(config)  # issue 13: auto GPU settings, saved resolved
-    plan, costs = None, None
-    if not resume and (config.search.budget or config.search.students):
+    plan, costs, search_offset = None, None, None
+    if resume:  # a budgeted run goes on with the budget it had left (its clock, not the wall's)
+        plan, costs, search_offset, job_start = _resumed_plan(run_dir, job_start)
+    elif config.search.budget or config.search.students:
         plan, costs = _plan(teacher, data, config, job_start, bool(formats))
         config = plan.apply(config)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -153,6 +164,10 @@ def compress(
         with atomic_path(saved_teacher) as tmp:
             teacher.save(tmp)
     start = time.perf_counter()
+    if search_offset is not None:
+        start = job_start + search_offset
+    elif plan is not None:
+        save_plan(run_dir, plan, costs, start - job_start)
     budget_end = None if plan is None or plan.budget_s is None else job_start + plan.budget_s
     search = Search(
         teacher,
@@ -253,6 +268,27 @@ def compress(
     logger.info("Report written to %s", run_dir / "report.json")
     _write_report(run_dir, metrics)
     return CompressionResult(student, metrics, run_dir)
+
+
+def _resumed_plan(run_dir: Path, job_start: float):
+    """``(plan, costs, search_offset, job_start)`` of a run being resumed: its saved plan,
+    with ``job_start`` moved back by the budget the run had spent at its last checkpoint
+    (Nones and ``job_start`` unchanged for a run without a plan)."""
+    saved = load_plan(run_dir)
+    if saved is None:
+        return None, None, None, job_start
+    plan, costs, offset = saved
+    if plan.budget_s is None:
+        return plan, costs, None, job_start
+    left = saved_budget_left(run_dir)
+    if left is None:  # stopped before its first checkpoint: the search had not started
+        left = plan.budget_s - offset
+    logger.info(
+        "Resuming within its budget of %.1f min: %.1f min left at the last checkpoint",
+        plan.budget_s / 60,
+        max(0.0, left) / 60,
+    )
+    return plan, costs, offset, time.perf_counter() + left - plan.budget_s
 
 
 def _plan(teacher, data, config, job_start: float, export: bool):

@@ -128,6 +128,7 @@ class State:
     trained: int = 0
     stage_trained: dict = field(default_factory=dict)  # students trained per stage
     stopped: dict = field(default_factory=dict)  # stage -> updates run when its deadline hit
+    budget_left: float | None = None  # seconds of the --budget left at this checkpoint
 
 
 class Search:
@@ -238,6 +239,8 @@ class Search:
         self.state.rng = self.rng.bit_generator.state
         self.state.cache = {k: v.to_dict() for k, v in self.env.cache.items()}
         self.state.trained = self.env.trained
+        if self.budget_end is not None:
+            self.state.budget_left = self.budget_end - time.perf_counter()
         with atomic_path(self.checkpoint_dir, directory=True) as tmp:
             tmp.mkdir()
             for name, stage in self.stages.items():
@@ -520,6 +523,19 @@ class Search:
         }
 
 
+def saved_budget_left(run_dir: str | Path) -> float | None:
+    """Seconds of the budget left at the run's latest checkpoint (search or random
+    search); None when no checkpoint recorded a budget."""
+    left = []
+    for name in ("checkpoint", "checkpoint_random"):
+        path = Path(run_dir) / name / "state.json"
+        if path.is_file():
+            value = json.loads(path.read_text()).get("budget_left")
+            if value is not None:
+                left.append(float(value))
+    return min(left) if left else None
+
+
 def random_search(
     search: Search, resume: bool = False, equal_cost: bool = True, deadlines: dict | None = None
 ) -> dict:
@@ -566,4 +582,12 @@ def _plain(obj):
     raise TypeError(f"Internal error: cannot write {type(obj).__name__} to JSON")
 
 
-__all__ = ["RemovalStage", "Search", "ShrinkStage", "Stage", "State", "random_search"]
+__all__ = [
+    "RemovalStage",
+    "Search",
+    "ShrinkStage",
+    "Stage",
+    "State",
+    "random_search",
+    "saved_budget_left",
+]

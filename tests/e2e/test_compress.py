@@ -156,6 +156,49 @@ def test_a_budget_prints_its_plan_and_the_job_keeps_to_it(tmp_path):
     assert report["search"]["updates"]["removal"] <= report["plan"]["removal_updates"]
 
 
+def test_a_budgeted_run_resumes_with_the_budget_it_had_left(tmp_path):
+    out = tmp_path / "budget"
+    args = ["--teacher", "zoo:lenet5", "--budget", "75s", "--no-export", "--out", str(out)]
+    settings = sets(
+        "data.dataset=digits",
+        "data.batch_size=128",
+        "search.rollouts=2",
+        "search.hidden=8",
+        "search.random_baseline=false",
+    )
+    proc = run_cli("compress", *args, *settings, wait=False)
+    state = out / "checkpoint" / "state.json"
+
+    def found_a_student():  # killed once a checkpoint holds a valid student to go on with
+        try:
+            return json.loads(state.read_text())["best"]["removal"]["score"] is not None
+        except (OSError, ValueError):  # not written yet (or being replaced)
+            return False
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not found_a_student():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = json.loads((out / "plan.json").read_text())
+    assert saved["plan"]["budget_s"] == 75 and saved["costs"]["step_s"] > 0
+    # As if the run had been killed with only the fine-tune's share of the budget left:
+    # the resumed search must stop at its deadlines and the job keep to the budget's clock.
+    checkpoint = json.loads(state.read_text())
+    assert 0 < checkpoint["budget_left"] < 75
+    left = saved["plan"]["finetune_s"] + 0.05 * 75
+    checkpoint["budget_left"] = left
+    state.write_text(json.dumps(checkpoint))
+    resumed = run_cli("compress", "--resume", str(out))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Resuming within its budget of 1.2 min" in resumed.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["plan"] == saved["plan"]
+    assert report["search"]["stopped_at_deadline"], report["search"]
+    assert report["job_seconds"] >= 75 - left
+    assert (out / "final" / "student.keras").is_file()
+
+
 def test_without_a_gpu_or_a_config_the_cpu_plan_is_announced(tmp_path):
     result = run_cli(
         "compress", "--teacher", str(tmp_path / "missing.keras"), "--dataset", "digits"

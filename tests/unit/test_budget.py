@@ -15,8 +15,10 @@ from n2n_tf.search.budget import (
     Costs,
     _cache_s,
     _update_s,
+    load_plan,
     make_plan,
     parse_duration,
+    save_plan,
 )
 from n2n_tf.search.loop import Search
 from n2n_tf.search.synthetic import SyntheticEnvironment
@@ -95,6 +97,18 @@ def test_a_config_asking_for_fewer_updates_than_the_minimum_gets_them():
     config = load_config(None, ["search.removal_updates=1", "search.shrink_updates=1"])
     plan = make_plan(config, RESNET20_CPU, True, budget_s=3600)
     assert (plan.removal_updates, plan.shrink_updates) == (1, 1)
+
+
+def test_a_plan_is_kept_for_resume_and_a_corrupt_one_is_refused(tmp_path):
+    config = load_config(None, [])
+    plan = make_plan(config, RESNET20_CPU, augmented=True, budget_s=1800)
+    assert load_plan(tmp_path) is None  # a run without a plan resumes without one
+    save_plan(tmp_path, plan, RESNET20_CPU, 12.5)
+    assert load_plan(tmp_path) == (plan, RESNET20_CPU, 12.5)
+    (tmp_path / "plan.json").write_text('{"plan": {"budget_s": 1800}}')
+    with pytest.raises(ValueError, match="not a plan n2n-tf wrote") as err:
+        load_plan(tmp_path)
+    assert "\n" not in str(err.value)
 
 
 def test_a_budget_too_small_says_what_it_needs():
