@@ -166,7 +166,7 @@ def compress(
     start = time.perf_counter()
     if search_offset is not None:
         start = job_start + search_offset
-    elif plan is not None:
+    elif plan is not None and not resume:
         save_plan(run_dir, plan, costs, start - job_start)
     budget_end = None if plan is None or plan.budget_s is None else job_start + plan.budget_s
     search = Search(

@@ -233,7 +233,7 @@ class Search:
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.run_dir / ("checkpoint_random" if self.random else "checkpoint")
+        return _checkpoint_dir(self.run_dir, self.random)
 
     def save_checkpoint(self) -> None:
         self.state.rng = self.rng.bit_generator.state
@@ -527,8 +527,8 @@ def saved_budget_left(run_dir: str | Path) -> float | None:
     """Seconds of the budget left at the run's latest checkpoint (search or random
     search); None when no checkpoint recorded a budget."""
     left = []
-    for name in ("checkpoint", "checkpoint_random"):
-        path = Path(run_dir) / name / "state.json"
+    for random in (False, True):
+        path = _checkpoint_dir(Path(run_dir), random) / "state.json"
         if path.is_file():
             value = json.loads(path.read_text()).get("budget_left")
             if value is not None:
@@ -566,6 +566,10 @@ def random_search(
     resume = resume and (other.checkpoint_dir / "state.json").is_file()
     other.run(resume=resume)
     return other.summary()
+
+
+def _checkpoint_dir(run_dir: Path, random: bool) -> Path:
+    return run_dir / ("checkpoint_random" if random else "checkpoint")
 
 
 def _mean(values) -> float | None:
