@@ -3,7 +3,7 @@
 Takes students from a search's ``history.jsonl`` (the first Stage-2 ones and
 some Stage-1 ones), distils each for ``--steps`` steps on the search's training
 share, and prints their validation accuracy at Keras' momentum (0.99) and at
-lower ones. Run (issue 12, RESULTS.md):
+lower ones (momentum set to at most each value; the teacher's is 0.99). Run (issue 12, RESULTS.md):
 
     python benchmarks/bn_scoring.py --teacher /work/teachers/resnet20-cifar.keras \
         --history runs/budget30/history.jsonl \
@@ -23,6 +23,7 @@ from n2n_tf import graph
 from n2n_tf.config import load_config
 from n2n_tf.distill import Trainer
 from n2n_tf.io import load_teacher
+from n2n_tf.search.environment import limit_bn_momentum
 from n2n_tf.types import Architecture
 
 
@@ -55,11 +56,7 @@ def main() -> None:
     print("search's own score", [round(r["val_accuracy"], 3) for r in picks], flush=True)
     for momentum in (float(m) for m in args.momenta.split(",")):
         keras.utils.set_random_seed(1)
-        students = [graph.rebuild(teacher, a) for a in archs]
-        for student in students:
-            for layer in student.layers:
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    layer.momentum = momentum
+        students = [limit_bn_momentum(graph.rebuild(teacher, a), momentum) for a in archs]
         start = time.perf_counter()
         results = Trainer(teacher, cfg.distill, cfg.runtime).fit(students, subset, seed=1)
         accuracies = [round(r.val_accuracy, 3) for r in results]

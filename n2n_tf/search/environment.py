@@ -75,6 +75,14 @@ class Score:
         return cls(**{**d, "violated": tuple(d.get("violated", ()))})
 
 
+def limit_bn_momentum(model: keras.Model, limit: float) -> keras.Model:
+    """Sets every BatchNormalization layer's momentum to at most ``limit``; returns ``model``."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = min(layer.momentum, limit)
+    return model
+
+
 class Environment:
     """Scores architectures of one teacher on one dataset.
 
@@ -122,12 +130,7 @@ class Environment:
         student's activations no longer match them: its score would measure
         stale statistics rather than the architecture.
         """
-        student = self.build(arch)
-        limit = self.config.distill.score_bn_momentum
-        for layer in student.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.momentum = min(layer.momentum, limit)
-        return student
+        return limit_bn_momentum(self.build(arch), self.config.distill.score_bn_momentum)
 
     def score(
         self,
