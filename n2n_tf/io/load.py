@@ -73,7 +73,8 @@ def _with_suffix(path: Path, suffix: str, tmp: str) -> Path:
     if path.suffix == suffix or (suffix == ".h5" and path.suffix == ".hdf5"):
         return path
     link = Path(tmp) / f"model{suffix}"
-    link.symlink_to(path.resolve())
+    if not link.is_symlink():  # both readers of one file share the link
+        link.symlink_to(path.resolve())
     return link
 
 

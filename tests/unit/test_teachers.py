@@ -114,6 +114,16 @@ def test_keras2_sequential_without_input_layer_is_converted(tmp_path):
     np.testing.assert_allclose(probs, model(X).numpy(), atol=1e-5)
 
 
+def test_keras2_h5_without_extension_goes_through_tf_keras(tmp_path):
+    # Keras 3 refuses its config, so the same extension-less file is tried by tf_keras next
+    # (both readers once made a ``model.h5`` link in one folder: FileExistsError).
+    model = _keras2_style_h5(tmp_path / "old.h5")
+    (tmp_path / "old.h5").rename(tmp_path / "published_teacher")
+    loaded = load_teacher(str(tmp_path / "published_teacher"))
+    probs = keras.ops.convert_to_numpy(keras.ops.softmax(loaded(X)))
+    np.testing.assert_allclose(probs, model(X).numpy(), atol=1e-5)
+
+
 def test_h5_without_extension_is_recognised_by_content(tmp_path):
     model = build(tf_keras, "functional", "dense_softmax")
     model.save(tmp_path / "m.h5", save_format="h5")
