@@ -10,8 +10,8 @@ import numpy as np
 
 from n2n_tf.graph.channels import Desc
 from n2n_tf.graph.errors import SurgeryError
-from n2n_tf.graph.rules import OWN, Step
-from n2n_tf.graph.structure import Structure
+from n2n_tf.graph.rules import FOLLOW, MERGE, OWN, Step
+from n2n_tf.graph.structure import Structure, UnionFind
 from n2n_tf.types import Architecture
 
 Ranker = Callable[[int, int], np.ndarray]
@@ -101,6 +101,73 @@ def _collapse(structure: Structure, name: str, ins: list[str], removed: set[str]
     return keep or ins[:1]
 
 
+def _retied(structure: Structure, removed: set[str], teacher: Propagation) -> dict[int, list[int]]:
+    """Channel groups that a removal ties together: merge inputs wired to other producers.
+
+    In a cell whose branches meet at ``Add`` (NASNet), removing a branch's first
+    layer feeds the merge from a tensor of another channel group, so the two
+    groups must keep the same number of channels. Returns, per group tied to
+    others, all groups of its tie (leader first, in graph order).
+    """
+    nodes, flows = structure.graph.nodes, structure.flows
+    uf, space, alias = UnionFind(), {}, {}
+
+    def resolve(name: str) -> str:
+        while name in alias:
+            name = alias[name]
+        return name
+
+    for name in structure.order:
+        node = nodes[name]
+        if name in removed:
+            alias[name] = node.inputs[0][0]
+            continue
+        ins = [resolve(p) for p, _ in node.inputs]
+        if name in structure.collapsible:
+            ins = _collapse(structure, name, ins, removed)
+            if len(ins) == 1:
+                alias[name] = ins[0]
+                continue
+        if flows[name] == FOLLOW and ins:
+            space[name] = space[ins[0]]
+        elif flows[name] == MERGE and ins:
+            channels = teacher.desc[name].shape[-1]
+            tied = [p for p in ins if teacher.desc[p].shape[-1] == channels] or ins[:1]
+            for p in tied[1:]:
+                uf.union(space[tied[0]], space[p])
+            space[name] = space[tied[0]]
+        else:
+            space[name] = structure.group_of[name]
+    ties: dict[int, list[int]] = {}
+    for group in sorted(set(space.values())):  # group ids follow the graph order
+        ties.setdefault(uf.find(group), []).append(group)
+    return {g: members for members in ties.values() if len(members) > 1 for g in members}
+
+
+def _tied_widths(structure: Structure, factors: dict[int, float], ties) -> dict[int, int]:
+    """The width of every group that a removal tied to others: one width for a whole tie.
+
+    The leader's factor decides; a tie with a group that may not shrink (or
+    whose channels cannot split alike) keeps its full width.
+    """
+    widths: dict[int, int] = {}
+    for group, members in ties.items():
+        if group in widths:
+            continue
+        fulls = {structure.full_width(g) for g in members if g in structure.members}
+        shrink = len(fulls) == 1 and all(
+            g in structure.members and g not in structure.fixed for g in members
+        )
+        k = structure.width(members[0], factors.get(members[0], 1.0)) if shrink else None
+        if k is not None and any(k % structure.granularity.get(g, 1) for g in members):
+            k = None
+        for g in members:
+            widths[g] = (
+                k if k is not None else structure.full_width(g) if g in structure.members else 0
+            )
+    return widths
+
+
 def propagate(
     structure: Structure,
     arch: Architecture,
@@ -122,6 +189,11 @@ def propagate(
     """
     factors = _factors(structure, arch)
     removed = _removed(structure, arch)
+    tied = (
+        _tied_widths(structure, factors, _retied(structure, removed, teacher))
+        if (removed and teacher is not None)
+        else {}
+    )
     kept: dict[int, np.ndarray] = {}
     widths: dict[str, int] = {}
     desc: dict[str, Desc] = {}
@@ -157,7 +229,8 @@ def propagate(
         if flows[name] == OWN:
             if group not in kept:
                 factor = factors.get(group, 1.0)
-                k = structure.width(group, factor)
+                k = tied[group] if group in tied else structure.width(group, factor)
+                factor = min(factor, k / structure.full_width(group))
                 shrunk = factor < 1.0 and ranker is not None
                 kept[group] = ranker(group, k) if shrunk else np.arange(k)
             step.kept = kept[group]

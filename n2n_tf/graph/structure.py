@@ -25,7 +25,9 @@ from n2n_tf.graph.rules import (
 )
 
 
-class _UnionFind:
+class UnionFind:
+    """Disjoint sets of names (or ids): ``find`` a set's root, ``union`` two sets."""
+
     def __init__(self):
         self.parent: dict[str, str] = {}
 
@@ -113,7 +115,7 @@ class Structure:
         return tied, [p for p in producers if p not in tied]
 
     def _groups(self) -> None:
-        uf = _UnionFind()
+        uf = UnionFind()
         space: dict[str, str] = {}
         loose: dict[str, str] = {}  # space -> reason (broadcast over channels)
         for name in self.order:
@@ -223,4 +225,4 @@ class Structure:
         return max(gran, k // gran * gran)
 
 
-__all__ = ["Structure"]
+__all__ = ["Structure", "UnionFind"]

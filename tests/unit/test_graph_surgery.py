@@ -393,3 +393,34 @@ def test_removing_a_block_keeps_the_shortcut_of_the_next_block():
     zero(teacher, "b1_project_bn", np.arange(8))
     x = sample(teacher)
     np.testing.assert_allclose(outputs(student, x), outputs(teacher, x), rtol=1e-4, atol=1e-5)
+
+
+def test_removals_with_factors_build_on_cells_whose_branches_meet_at_add():
+    # Removing a branch's second convolution feeds the Add from the first one's channel
+    # group: the two groups must then keep equal widths, whatever factors they were given.
+    teacher = tiny_models.cell()
+    spec = graph.inspect(teacher)
+    removable = [layer.name for layer in spec.layers if layer.removable]
+    shrinkable = [layer.name for layer in spec.layers if layer.shrinkable]
+    assert {"cell0_b0_conv2", "cell1_b1_conv2"} <= set(removable)
+    rng = np.random.default_rng(0)
+    x = sample(teacher)
+    built = 0
+    for _ in range(12):
+        removed = frozenset(n for n in removable if rng.random() < 0.4)
+        factors = {n: float(rng.choice([0.25, 0.5, 0.75, 1.0])) for n in shrinkable}
+        arch = Architecture(removed or frozenset(removable[:1]), factors)
+        params, _ = graph.estimate(teacher, arch)
+        student = graph.rebuild(teacher, arch)
+        assert tuple(student(x).shape) == (len(x), 4)
+        assert graph.count_params(student) == params
+        built += 1
+    assert built == 12
+    # The case that failed: one branch loses its second layer (the merged group's leader,
+    # whose factor the Add's other input follows), the two groups' factors differ.
+    arch = Architecture(
+        frozenset({"cell0_b0_conv2"}), {"cell0_b0_conv1": 0.25, "cell0_b0_conv2": 0.75}
+    )
+    student = graph.rebuild(teacher, arch)
+    widths = {layer.name: layer.output.shape[-1] for layer in student.layers}
+    assert widths["cell0_b0_relu"] == widths["cell0_b1_bn2"] == widths["cell0_add"]

@@ -223,3 +223,23 @@ def residual_chain(input_shape=(8, 8, 3), classes=4):
     x = L.GlobalAveragePooling2D(name="gap")(x)
     outputs = L.Dense(classes, name="logits")(x)
     return keras.Model(inputs, outputs, name="residual_chain")
+
+
+def cell(input_shape=(8, 8, 3), classes=4):
+    """NASNet-style cells: two branches of two convolutions each meet at ``Add`` (no
+    shortcut, so every branch layer is removable on its own), twice."""
+    x = inputs = keras.Input(input_shape, name="input")
+    x = L.Conv2D(8, 3, padding="same", name="stem")(x)
+    for c in range(2):
+        x = L.ReLU(name=f"cell{c}_relu")(x)
+        branches = []
+        for b, kernel in enumerate((3, 5)):
+            y = L.Conv2D(8, kernel, padding="same", name=f"cell{c}_b{b}_conv1")(x)
+            y = L.BatchNormalization(name=f"cell{c}_b{b}_bn1")(y)
+            y = L.ReLU(name=f"cell{c}_b{b}_relu")(y)
+            y = L.Conv2D(8, kernel, padding="same", name=f"cell{c}_b{b}_conv2")(y)
+            branches.append(L.BatchNormalization(name=f"cell{c}_b{b}_bn2")(y))
+        x = L.Add(name=f"cell{c}_add")(branches)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    outputs = L.Dense(classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="cell")
