@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass, field
 
 import keras
+import numpy as np
 
 from n2n_tf import data as data_lib
 from n2n_tf.config import Config
@@ -72,10 +73,47 @@ def check_outputs(teacher: keras.Model, num_classes: int, dataset: str) -> None:
     )
 
 
+def _not_finite(values) -> bool:
+    array = np.asarray(values)
+    return array.dtype.kind in "fc" and not np.isfinite(array).all()
+
+
+def check_finite(teacher: keras.Model, images) -> None:
+    """Raises ValueError naming the first layer whose weights (or, on ``images``,
+    outputs) hold NaN or infinity: such a teacher scores at chance whatever the
+    preprocessing, and no search can start from it."""
+    for layer in teacher.layers:
+        for weight in layer.weights:
+            if _not_finite(keras.ops.convert_to_numpy(weight)):
+                raise ValueError(
+                    f"The teacher's weights are not finite: `{weight.path}` of layer "
+                    f"`{layer.name}` holds NaN or infinity (a diverged training run or a "
+                    f"damaged file). Received: layer='{layer.name}'"
+                )
+    if not _not_finite(teacher(images, training=False)):
+        return
+    layers = [layer for layer in teacher.layers if not isinstance(layer, keras.layers.InputLayer)]
+    probe = keras.Model(teacher.inputs, [layer.output for layer in layers])
+    outputs = probe(images, training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    first = next(
+        (layer for layer, out in zip(layers, outputs, strict=True) if _not_finite(out)), None
+    )
+    name = first.name if first is not None else teacher.layers[-1].name
+    raise ValueError(
+        f"The teacher's outputs are not finite: layer `{name}` gives NaN or infinity on the "
+        f"validation images although every weight is finite (an overflow, or BatchNormalization "
+        f"statistics out of range). Received: layer='{name}'"
+    )
+
+
 def fit_teacher(teacher: keras.Model, data: Datasets) -> keras.Model:
-    """The teacher with its input fitted to the images and its outputs checked."""
+    """The teacher with its input fitted to the images, its outputs checked, and its
+    weights and outputs finite."""
     teacher = adapt_input(teacher, data.info.input_shape)
     check_outputs(teacher, data.info.num_classes, data.info.name)
+    images = next(iter(data.val.take(1)))[0]
+    check_finite(teacher, images)
     return teacher
 
 

@@ -236,3 +236,35 @@ def test_students_are_scored_with_fresh_batchnorm_statistics_and_rebuilt_plain()
     assert momenta(env.build(arch)) == {0.99}  # what the fine-tune gets: the model's own
     off = Environment(teacher, ds, load_config(None, ["distill.score_bn_momentum=1.0"]))
     assert momenta(off.build_for_scoring(arch)) == {0.99}
+
+
+def test_a_nan_weight_teacher_gets_one_line_naming_its_layer(tmp_path):
+    import numpy as np
+
+    teacher = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(4, 3, name="conv"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, name="head"),
+        ]
+    )
+    kernel, bias = teacher.get_layer("head").get_weights()
+    kernel[0, 0] = np.nan
+    teacher.get_layer("head").set_weights([kernel, bias])
+    teacher.save(tmp_path / "nan.keras")
+    result = run_cli(
+        "compress",
+        "--teacher",
+        str(tmp_path / "nan.keras"),
+        "--dataset",
+        "digits",
+        "--students",
+        "4",
+        "--out",
+        str(tmp_path / "run"),
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "weights are not finite" in errors[0], result.stderr
+    assert "layer `head`" in errors[0] and "--preprocess" not in errors[0]

@@ -201,3 +201,31 @@ def test_python_api_takes_the_same_preprocess_argument(digits, raw_only_teacher)
     auto = n2n_tf.inspect(raw_only_teacher, "digits")
     assert auto["preprocess"]["chosen"] == "raw" and auto["accuracy"]["val"] > 0.9
     assert auto["params"] == sum(int(np.prod(w.shape)) for w in raw_only_teacher.trainable_weights)
+
+
+def test_a_teacher_with_nan_weights_is_refused_naming_the_layer(digits, raw_only_teacher):
+    broken = keras.models.clone_model(raw_only_teacher)
+    broken.set_weights(raw_only_teacher.get_weights())
+    conv = broken.layers[0]
+    kernel = conv.get_weights()
+    kernel[0][0, 0, 0, 3] = np.nan
+    conv.set_weights(kernel)
+    with pytest.raises(ValueError) as err:
+        prepare(broken, digits, load_config(None), force=True)  # --force cannot help it
+    message = str(err.value)
+    assert "\n" not in message and "not finite" in message and f"`{conv.name}`" in message
+    assert "--preprocess" not in message
+
+
+def test_finite_weights_with_non_finite_outputs_name_the_first_such_layer(digits):
+    # A BatchNormalization whose moving variance is negative: sqrt gives NaN from there on.
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bad_bn")(x)
+    x = keras.layers.Flatten()(x)
+    teacher = keras.Model(inputs, keras.layers.Dense(10, name="logits")(x))
+    bn = teacher.get_layer("bad_bn")
+    gamma, beta, mean, variance = bn.get_weights()
+    bn.set_weights([gamma, beta, mean, -np.ones_like(variance) * 4])
+    with pytest.raises(ValueError, match="outputs are not finite: layer `bad_bn`"):
+        prepare(teacher, digits, load_config(None))
