@@ -10,12 +10,12 @@ VERSION = "0.1.0"
 
 # Versions verified to install and import together on Python 3.11 (CPU).
 INSTALL_REQUIRES = [
-    "tensorflow==2.20.0",
-    "tensorboard==2.20.0",
-    "keras==3.12.0",
+    "tensorflow==2.21.0",
+    "tensorboard==2.21.0",
+    "keras==3.15.1",
     "tensorflow-probability==0.25.0",
-    "tf-keras==2.20.1",
-    "tensorflow-datasets==4.9.9",
+    "tf-keras==2.21.0",
+    "tensorflow-datasets==4.9.10",
     "importlib_resources>=6.0",
     "numpy>=1.26,<2.5",
     "click==8.2.1",
@@ -25,7 +25,7 @@ INSTALL_REQUIRES = [
     "pillow>=10.0",
     "mlxtend==0.23.4",
     "scikit-learn==1.7.2",
-    "ai-edge-litert==2.0.3",
+    "ai-edge-litert==2.3.0",
 ]
 
 setup(

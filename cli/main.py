@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
+import sys
 
 import click
 
-from n2n_tf import __version__
+from n2n_tf import __version__, native_logs
 from n2n_tf.cli.compress import compress
 from n2n_tf.cli.distill import distill
 from n2n_tf.cli.errors import N2NGroup, setup_logging
@@ -22,7 +22,7 @@ from n2n_tf.cli.train_teacher import train_teacher
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:
     """n2n-tf: compress a trained Keras classifier into a small student (N2N learning)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if not verbose else "0")
+    native_logs.quiet_environment(verbose)
     ctx.obj = {"verbose": verbose}
     setup_logging(verbose)
 
@@ -35,8 +35,21 @@ cli.add_command(inspect)
 cli.add_command(report)
 
 
+def _verbose(argv: list[str]) -> bool:
+    """Whether the group's ``--verbose``/``-v`` comes before the command's name."""
+    for arg in argv:
+        if arg in ("--verbose", "-v"):
+            return True
+        if not arg.startswith("-"):
+            return False
+    return False
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: TensorFlow's native log lines stay off the console
+    unless ``--verbose`` (see ``n2n_tf.native_logs``)."""
+    if not _verbose(sys.argv[1:]):
+        native_logs.filter_native_stderr()
     cli(prog_name="n2n-tf")
 
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 from n2n_tf.atomic import atomic_path
 from n2n_tf.io.adapt import prepend
 from n2n_tf.io.load import EMBEDDED
+from n2n_tf.native_logs import captured_native_output
 from n2n_tf.predictions import predicted_class_np
 
 logger = logging.getLogger(__name__)
@@ -25,21 +26,20 @@ FORMATS = ("keras", "saved_model", "tflite", "tflite-dynamic", "tflite-int8")
 
 
 def to_tflite(model: keras.Model, mode: str = "float", representative=None) -> bytes:
-    """Converts to TFLite: ``float``, ``dynamic`` (int8 weights) or ``int8`` (full integer).
+    """Converts to TFLite with Keras' own LiteRT export: ``float``, ``dynamic`` (int8
+    weights) or ``int8`` (full integer, int8 input and output).
+
+    Only TFLite's builtin operations are allowed (Keras' default adds TensorFlow
+    ops, which the LiteRT runtime on a phone does not have). The converter's
+    native log lines are captured (``--verbose`` shows them).
 
     Args:
         representative: an iterable of float32 input batches (required for ``int8``).
     """
-    with tempfile.TemporaryDirectory() as tmp:
-        # Through a SavedModel: variables become constants the calibrator can read.
-        model.export(tmp, format="tf_saved_model", verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        return _convert(converter, mode, representative)
-
-
-def _convert(converter, mode: str, representative) -> bytes:
+    ops = tf.lite.OpsSet
+    options: dict = {"target_spec": {"supported_ops": [ops.TFLITE_BUILTINS]}}
     if mode in ("dynamic", "int8"):
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        options["optimizations"] = [tf.lite.Optimize.DEFAULT]
     if mode == "int8":
         if representative is None:
             raise ValueError("Full-integer TFLite needs representative data. Received: None")
@@ -49,11 +49,16 @@ def _convert(converter, mode: str, representative) -> bytes:
                 for row in np.asarray(batch, np.float32):
                     yield [row[None]]
 
-        converter.representative_dataset = gen
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    return converter.convert()
+        options.update(
+            representative_dataset=gen,
+            target_spec={"supported_ops": [ops.TFLITE_BUILTINS_INT8]},
+            inference_input_type=tf.int8,
+            inference_output_type=tf.int8,
+        )
+    with tempfile.TemporaryDirectory() as tmp, captured_native_output("converting to TFLite"):
+        path = Path(tmp) / "model.tflite"
+        model.export(str(path), format="litert", verbose=False, **options)
+        return path.read_bytes()
 
 
 def run_tflite(path: Path, inputs: np.ndarray, runs: int = 200) -> tuple[np.ndarray, float]:

@@ -112,8 +112,8 @@ def fit_teacher(teacher: keras.Model, data: Datasets) -> keras.Model:
     weights and outputs finite."""
     teacher = adapt_input(teacher, data.info.input_shape)
     check_outputs(teacher, data.info.num_classes, data.info.name)
-    images = next(iter(data.val.take(1)))[0]
-    check_finite(teacher, images)
+    pixels = next(iter(data.raw_batches("val")))[0]  # not the cached split: read it whole
+    check_finite(teacher, data.preprocessing(pixels))
     return teacher
 
 

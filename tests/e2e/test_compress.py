@@ -11,6 +11,7 @@ import keras
 
 from n2n_tf import data, models
 from n2n_tf.config import load_config
+from n2n_tf.native_logs import NATIVE_LINE
 from n2n_tf.search.environment import Environment
 from n2n_tf.types import Architecture
 
@@ -97,6 +98,9 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
     assert (tmp_path / "full" / "final" / "model_int8.tflite").is_file()
     assert a["export"]["tflite"]["agreement"] >= 0.99 and a["export"]["tflite"]["latency_ms"] > 0
     assert "tflite-int8" in full.stdout
+    # A whole run (train, convert, export) on a CPU machine: no native log line.
+    noisy = [line for line in full.stderr.splitlines() if NATIVE_LINE.match(line.encode())]
+    assert not noisy and "cuInit" not in full.stderr and "absl" not in full.stderr, noisy[:3]
 
 
 def test_policy_from_a_small_teacher_runs_on_a_deeper_one(tmp_path):
