@@ -143,6 +143,7 @@ def train_teacher(
         ds.train,
         validation_data=ds.val,
         epochs=cfg.epochs,
+        shuffle=False,  # tf.data shuffles ds.train (Keras 3.15 warns that it would not)
         verbose=verbose,
         callbacks=[
             InterruptCheck(),
