@@ -78,6 +78,21 @@ def _not_finite(values) -> bool:
     return array.dtype.kind in "fc" and not np.isfinite(array).all()
 
 
+def _first_non_finite(teacher: keras.Model, images) -> str | None:
+    """The first layer (in graph order) whose output on ``images`` is not finite."""
+    layers = [layer for layer in teacher.layers if not isinstance(layer, keras.layers.InputLayer)]
+    try:
+        probe = keras.Model(teacher.inputs, [layer.output for layer in layers])
+        outputs = probe(images, training=False)
+    except Exception:  # a shared layer (several outputs): name the model's output instead
+        return None
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    if len(outputs) != len(layers):
+        return None
+    pairs = zip(layers, outputs, strict=True)
+    return next((layer.name for layer, out in pairs if _not_finite(out)), None)
+
+
 def check_finite(teacher: keras.Model, images) -> None:
     """Raises ValueError naming the first layer whose weights (or, on ``images``,
     outputs) hold NaN or infinity: such a teacher scores at chance whatever the
@@ -92,14 +107,7 @@ def check_finite(teacher: keras.Model, images) -> None:
                 )
     if not _not_finite(teacher(images, training=False)):
         return
-    layers = [layer for layer in teacher.layers if not isinstance(layer, keras.layers.InputLayer)]
-    probe = keras.Model(teacher.inputs, [layer.output for layer in layers])
-    outputs = probe(images, training=False)
-    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    first = next(
-        (layer for layer, out in zip(layers, outputs, strict=True) if _not_finite(out)), None
-    )
-    name = first.name if first is not None else teacher.layers[-1].name
+    name = _first_non_finite(teacher, images) or teacher.layers[-1].name
     raise ValueError(
         f"The teacher's outputs are not finite: layer `{name}` gives NaN or infinity on the "
         f"validation images although every weight is finite (an overflow, or BatchNormalization "
@@ -112,8 +120,11 @@ def fit_teacher(teacher: keras.Model, data: Datasets) -> keras.Model:
     weights and outputs finite."""
     teacher = adapt_input(teacher, data.info.input_shape)
     check_outputs(teacher, data.info.num_classes, data.info.name)
-    pixels = next(iter(data.raw_batches("val")))[0]  # not the cached split: read it whole
-    check_finite(teacher, data.preprocessing(pixels))
+    if data.raw is not None:  # not the cached split, which a partial read would not fill
+        images = data.preprocessing(next(iter(data.raw_batches("val")))[0])
+    else:
+        images = next(iter(data.val))[0]
+    check_finite(teacher, images)
     return teacher
 
 
