@@ -23,7 +23,6 @@ _LAZY = {
     "rebuild": ("n2n_tf.graph", "rebuild"),
     "SurgeryError": ("n2n_tf.graph", "SurgeryError"),
     "Trainer": ("n2n_tf.distill", "Trainer"),
-    "distill": ("n2n_tf.distill", "distill"),
     "load_model": ("n2n_tf.io", "load_model"),
     "load_teacher": ("n2n_tf.io", "load_teacher"),
     "compress": ("n2n_tf.search", "compress"),

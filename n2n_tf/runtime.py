@@ -162,12 +162,3 @@ def resolve_device_defaults(config, gpu: bool | None = None):
     )
     return dataclasses.replace(config, runtime=runtime, search=search)
 
-
-def set_mixed_precision(enabled: bool) -> None:
-    """Turns on ``mixed_float16`` when asked and a GPU is present (no-op on CPU)."""
-    import keras
-
-    if enabled and tf.config.list_logical_devices("GPU"):
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    elif enabled:
-        logger.warning("Mixed precision asked for but no GPU is present; using float32.")

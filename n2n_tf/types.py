@@ -60,10 +60,6 @@ class LayerSpec:
     skip_start: bool = False
     skip_end: bool = False
 
-    @property
-    def is_weight_layer(self) -> bool:
-        return self.kind is not None
-
 
 @dataclass(frozen=True)
 class ModelSpec:

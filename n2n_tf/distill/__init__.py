@@ -2,14 +2,13 @@
 
 from n2n_tf.distill.cache import TeacherCache
 from n2n_tf.distill.losses import cross_entropy, distillation_loss, hinton_kd, mse_logits
-from n2n_tf.distill.trainer import StudentResult, Trainer, distill, to_mixed_precision
+from n2n_tf.distill.trainer import StudentResult, Trainer, to_mixed_precision
 
 __all__ = [
     "StudentResult",
     "TeacherCache",
     "Trainer",
     "cross_entropy",
-    "distill",
     "distillation_loss",
     "hinton_kd",
     "mse_logits",

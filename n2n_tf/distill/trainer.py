@@ -360,15 +360,3 @@ class Trainer:
             total += int(tf.shape(y)[0])
         return [float(h) / max(total, 1) for h in hits]
 
-
-def distill(
-    teacher: keras.Model,
-    student: keras.Model,
-    data: Datasets,
-    config: DistillConfig | None = None,
-    runtime: RuntimeConfig | None = None,
-    epochs: int | None = None,
-) -> StudentResult:
-    """Distils one student from a teacher (the CLI's ``distill`` and the final fine-tune)."""
-    trainer = Trainer(teacher, config, runtime)
-    return trainer.fit([student], data, epochs=epochs)[0]

@@ -159,12 +159,29 @@ def test_live_progress_draws_bars_and_lines_on_a_terminal():
     assert "shrink    3/10" in buffer.getvalue()
 
 
-def test_the_silent_progress_ignores_everything():
+def test_the_silent_progress_ignores_everything_and_labels_pass_through(capfd):
     progress = Progress().labelled("x")
     progress.start("y", 3)
     progress.advance(3)
     progress.stop()
-    assert progress.update({}) is None
+    progress.update({"kind": "update", "stage": "removal"})
+    assert capfd.readouterr() == ("", "")  # the default progress never prints
+
+    class Recording(Progress):
+        def __init__(self):
+            self.events = []
+
+        def start(self, label, total):
+            self.events.append(("start", label, total))
+
+        def advance(self, steps=1):
+            self.events.append(("advance", steps))
+
+    inner = Recording()
+    labelled = inner.labelled("removal 1/2").labelled("shrink 3/10")  # the last label wins
+    labelled.start("2 students", 10)
+    labelled.advance(4)
+    assert inner.events == [("start", "shrink 3/10: 2 students", 10), ("advance", 4)]
 
 
 def test_live_progress_only_on_a_terminal_and_never_when_quiet():

@@ -16,6 +16,7 @@ from n2n_tf.search.reward import reward
 from n2n_tf.search.synthetic import SyntheticEnvironment
 
 PLAN = ["search.rollouts=5", "search.removal_updates=4", "search.shrink_updates=4"]
+TRAIN1 = ["distill.epochs=1", "distill.teacher_views=0"]
 
 
 @pytest.fixture(scope="module")
@@ -105,20 +106,32 @@ def test_stage_two_is_rewarded_against_its_parent(tmp_path, spec, policies):
     assert set(arch.removed) == set(search.state.best["removal"]["arch"]["removed"])
 
 
-def test_a_parent_sized_student_is_not_trained_and_scores_minus_one(spec):
+def test_a_parent_sized_student_is_not_trained_and_scores_minus_one():
+    from n2n_tf import data
     from n2n_tf.search.environment import Environment
+    from n2n_tf.types import Architecture
 
-    env = Environment.__new__(Environment)  # scoring logic only: nothing here trains
-    env.teacher_params, env.teacher_accuracy, env.cache, env.trained = 1000, 0.9, {}, 0
-    from n2n_tf.search.environment import Score
-
-    env.cache["a"] = Score("a", params=600, val_accuracy=0.9, valid=True, reward=0.84)
-    small = env._against(env.cache["a"], Parent(800, 0.8), update=0)
-    assert small.policy_reward == pytest.approx(reward(600, 800, 0.9, 0.8))
-    assert small.reward == pytest.approx(reward(600, 1000, 0.9, 0.9))
-    big = env._against(env.cache["a"], Parent(600, 0.8), update=0)
+    keras.utils.set_random_seed(0)
+    teacher = models.build("lenet5", (8, 8, 1), 10)
+    env = Environment(teacher, data.load("digits", batch_size=128), load_config(None, TRAIN1))
+    arch = Architecture(factors={"fc1": 0.5})
+    params, _ = graph.estimate(teacher, arch)
+    # Against a parent no bigger than the student: -1, invalid, and nothing trained or cached.
+    ((big, _),) = env.score([arch], update=0, seed=1, parent=Parent(params, 0.8))
     assert big.policy_reward == -1.0 and not big.valid and "parent" in big.reason
-    assert env.cache["a"].valid  # the cached score is untouched
+    assert env.trained == 0 and arch.key() not in env.cache
+    # Against a bigger parent it is trained once and rewarded against that parent ...
+    ((small, cached),) = env.score([arch], update=0, seed=1, parent=Parent(params + 500, 0.8))
+    assert env.trained == 1 and not cached and small.valid
+    acc = small.val_accuracy
+    assert small.policy_reward == pytest.approx(reward(params, params + 500, acc, 0.8))
+    # ... with the teacher-relative reward beside it.
+    teacher_reward = reward(params, env.teacher_params, acc, env.teacher_accuracy)
+    assert small.reward == pytest.approx(teacher_reward)
+    # The cached score against a parent-sized parent again: -1, and the cache keeps it valid.
+    ((again, cached),) = env.score([arch], update=1, seed=2, parent=Parent(params, 0.8))
+    assert cached and again.policy_reward == -1.0 and not again.valid
+    assert env.cache[arch.key()].valid and env.trained == 1
 
 
 def test_random_search_runs_the_same_loop_and_writes_the_same_rows(tmp_path, spec, policies):
