@@ -121,13 +121,9 @@ def make_subset(root, per_class, seed, out):
 
 
 def accuracy(model, ds):
-    import numpy as np
+    from n2n_tf.predictions import accuracy as top1
 
-    hits = total = 0
-    for x, y in ds:
-        hits += int(np.sum(np.argmax(model(x, training=False), -1) == y.numpy()))
-        total += len(y)
-    return hits / total
+    return top1(model, ds)
 
 
 # ---------------------------------------------------------------- the three ways

@@ -122,8 +122,9 @@ class Results:
 
     def save(self) -> None:
         from n2n_tf.atomic import write_text
+        from n2n_tf.search.loop import plain
 
-        write_text(self.path, json.dumps(self.data, indent=1, default=_plain))
+        write_text(self.path, json.dumps(self.data, indent=1, default=plain))
 
     def row(self, key: str) -> dict | None:
         return next((r for r in self.data["rows"] if r["key"] == key), None)
@@ -158,18 +159,6 @@ class Phases:
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
             self.results.save()
-
-
-def _plain(obj):
-    import numpy as np
-
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
 def say(text: str) -> None:

@@ -14,6 +14,7 @@ from n2n_tf.cli.options import (
     raw_inputs_option,
     set_option,
 )
+from n2n_tf.types import EXPORT_FORMATS
 
 
 def format_report(report: dict) -> str:
@@ -41,7 +42,7 @@ def format_report(report: dict) -> str:
 @click.option(
     "--format",
     "formats",
-    default="keras,saved_model,tflite,tflite-dynamic,tflite-int8",
+    default=",".join(EXPORT_FORMATS),
     show_default=True,
     help="Comma-separated formats.",
 )

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from n2n_tf.atomic import write_text
+from n2n_tf.types import DEFAULT_FACTORS
 
 
 def _rng(low: float | None, high: float | None) -> dict:
@@ -183,7 +184,7 @@ class SearchConfig:
     shrink_lr: float = field(default=0.02, metadata=_rng(1e-6, 10.0))
     hidden: int = field(default=30, metadata=_rng(1, 4096))
     layers: int = field(default=2, metadata=_rng(1, 8))
-    factors: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    factors: tuple[float, ...] = DEFAULT_FACTORS
     baseline_decay: float = field(default=0.8, metadata=_rng(0.0, 0.999))
     entropy_weight: float = field(default=0.01, metadata=_rng(0.0, 10.0))
     init_keep_logit: float = field(default=1.0, metadata=_rng(-10.0, 10.0))

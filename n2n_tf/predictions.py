@@ -26,17 +26,30 @@ def predicted_class_np(logits: np.ndarray) -> np.ndarray:
     return logits.argmax(-1)
 
 
-def accuracy(model, dataset) -> float:
-    """Top-1 accuracy of a logits model on a batched ``(x, y)`` dataset."""
+def accuracies(models, dataset) -> list[float]:
+    """Top-1 accuracy of several logits models in one pass over a batched ``(x, y)``
+    dataset (one traced function computes every model's hits on a batch)."""
     import tensorflow as tf
+
+    models = list(models)
 
     @tf.function(reduce_retracing=True)
     def hits(x, y):
-        pred = predicted_class(model(x, training=False))
-        return tf.reduce_sum(tf.cast(tf.equal(pred, tf.cast(y, tf.int64)), tf.int64))
+        y = tf.cast(y, tf.int64)
+        return tf.stack(
+            [
+                tf.reduce_sum(tf.cast(tf.equal(predicted_class(m(x, training=False)), y), tf.int64))
+                for m in models
+            ]
+        )
 
-    correct = total = 0
+    correct, total = np.zeros(len(models), dtype=np.int64), 0
     for x, y in dataset:
-        correct += int(hits(x, y))
-        total += int(y.shape[0])
-    return correct / max(total, 1)
+        correct += hits(x, y).numpy()
+        total += int(tf.shape(y)[0])
+    return [float(c) / max(total, 1) for c in correct]
+
+
+def accuracy(model, dataset) -> float:
+    """Top-1 accuracy of a logits model on a batched ``(x, y)`` dataset."""
+    return accuracies([model], dataset)[0]

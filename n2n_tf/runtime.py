@@ -161,4 +161,3 @@ def resolve_device_defaults(config, gpu: bool | None = None):
         config.search, round_to=width_multiple(config.search.round_to, gpu)
     )
     return dataclasses.replace(config, runtime=runtime, search=search)
-

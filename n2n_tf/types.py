@@ -12,6 +12,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+EXPORT_FORMATS = ("keras", "saved_model", "tflite", "tflite-dynamic", "tflite-int8")
+"""What ``export`` writes (``io.export``; the CLI's ``--format`` default)."""
+
+DEFAULT_FACTORS = tuple(round(0.1 * i, 1) for i in range(1, 11))
+"""Stage 2's width factors, 0.1 to 1.0 (``search.factors``)."""
+
 
 @dataclass(frozen=True)
 class LayerSpec:

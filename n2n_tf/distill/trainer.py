@@ -26,7 +26,7 @@ from n2n_tf.distill.cache import TeacherCache
 from n2n_tf.distill.losses import distillation_loss
 from n2n_tf.distill.optimizers import FusedAdamW, FusedSGD
 from n2n_tf.interrupt import check as check_interrupt
-from n2n_tf.predictions import predicted_class
+from n2n_tf.predictions import accuracies
 from n2n_tf.progress import SILENT, Progress
 from n2n_tf.runtime import make_strategy, use_mixed_precision, use_xla
 
@@ -340,23 +340,4 @@ class Trainer:
 
     def evaluate(self, models: Sequence[keras.Model], dataset: tf.data.Dataset) -> list[float]:
         """Top-1 accuracy of several models in one pass over a batched ``(x, y)`` dataset."""
-        models = list(models)
-
-        @tf.function(reduce_retracing=True)
-        def correct(x, y):
-            y = tf.cast(y, tf.int64)
-            return tf.stack(
-                [
-                    tf.reduce_sum(
-                        tf.cast(tf.equal(predicted_class(m(x, training=False)), y), tf.int64)
-                    )
-                    for m in models
-                ]
-            )
-
-        hits, total = np.zeros(len(models), dtype=np.int64), 0
-        for x, y in dataset:
-            hits += correct(x, y).numpy()
-            total += int(tf.shape(y)[0])
-        return [float(h) / max(total, 1) for h in hits]
-
+        return accuracies(models, dataset)

@@ -19,10 +19,11 @@ from n2n_tf.io.adapt import prepend
 from n2n_tf.io.load import EMBEDDED
 from n2n_tf.native_logs import captured_native_output
 from n2n_tf.predictions import predicted_class_np
+from n2n_tf.types import EXPORT_FORMATS
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("keras", "saved_model", "tflite", "tflite-dynamic", "tflite-int8")
+FORMATS = EXPORT_FORMATS
 
 
 def to_tflite(model: keras.Model, mode: str = "float", representative=None) -> bytes:

@@ -249,7 +249,7 @@ class Search:
                 stage.policy.save_weights(tmp / f"{name}.weights.h5")
                 opt = stage.optimizer
                 np.savez(tmp / f"{name}_optimizer.npz", *[v.numpy() for v in opt.variables])
-            (tmp / "state.json").write_text(json.dumps(self.state.__dict__, default=_plain))
+            (tmp / "state.json").write_text(json.dumps(self.state.__dict__, default=plain))
 
     def load_checkpoint(self) -> bool:
         path = self.checkpoint_dir / "state.json"
@@ -278,7 +278,7 @@ class Search:
     def _append_history(self, rows: list[dict]) -> None:
         with open(self.history_path, "a") as fh:
             for row in rows:
-                fh.write(json.dumps(row, default=_plain) + "\n")
+                fh.write(json.dumps(row, default=plain) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
 
@@ -576,7 +576,8 @@ def _mean(values) -> float | None:
     return float(np.mean(values)) if len(values) else None
 
 
-def _plain(obj):
+def plain(obj):
+    """``json.dumps``'s ``default`` for NumPy scalars and sets/tuples."""
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (np.floating,)):
@@ -592,6 +593,7 @@ __all__ = [
     "ShrinkStage",
     "Stage",
     "State",
+    "plain",
     "random_search",
     "saved_budget_left",
 ]

@@ -27,9 +27,9 @@ import tensorflow_probability as tfp
 
 from n2n_tf.atomic import atomic_path
 from n2n_tf.search.features import N_FEATURES, features
+from n2n_tf.types import DEFAULT_FACTORS
 
 tfd = tfp.distributions
-DEFAULT_FACTORS = tuple(round(0.1 * i, 1) for i in range(1, 11))
 
 
 class _Policy(keras.Model):
