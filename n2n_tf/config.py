@@ -427,3 +427,10 @@ def load_config(
 def save_config(config: Config, path: str | os.PathLike) -> Path:
     """Writes the resolved config as YAML, atomically."""
     return write_text(path, yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+def with_preprocess(config: Config, preprocess: str | None) -> Config:
+    """``config`` with ``data.preprocess`` set (``--preprocess``); unchanged for None."""
+    if preprocess is None:
+        return config
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, preprocess=preprocess))

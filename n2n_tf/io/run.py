@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from n2n_tf import data as data_lib
-from n2n_tf.config import load_config
+from n2n_tf.config import load_config, with_preprocess
 from n2n_tf.io.export import export
 from n2n_tf.io.load import load_model
 
@@ -51,10 +51,7 @@ def export_file(
 
     model = load_model(model_path, safe_mode=safe_mode)
     config = load_config(config_path, list(overrides))
-    if preprocess is not None:
-        config = dataclasses.replace(
-            config, data=dataclasses.replace(config.data, preprocess=preprocess)
-        )
+    config = with_preprocess(config, preprocess)
     if dataset is None and "tflite-int8" in formats:
         raise ValueError(
             "Full-integer int8 export needs --dataset for calibration data. "

@@ -9,7 +9,7 @@ import keras
 
 from n2n_tf import data as data_lib
 from n2n_tf import graph
-from n2n_tf.config import Config, load_config
+from n2n_tf.config import Config, load_config, with_preprocess
 from n2n_tf.io import load_teacher, strip_softmax
 from n2n_tf.jobs.preamble import choose_preprocess, fit_teacher, prepare, score_candidates
 from n2n_tf.predictions import accuracy
@@ -85,10 +85,7 @@ def inspect_teacher(
         ``accuracy`` = ``{"val", "test"}`` (fractions).
     """
     config = config or load_config(None)
-    if preprocess is not None:
-        config = dataclasses.replace(
-            config, data=dataclasses.replace(config.data, preprocess=preprocess)
-        )
+    config = with_preprocess(config, preprocess)
     data = None
     if dataset is not None:
         data_config = dataclasses.replace(config.data, dataset=dataset)
@@ -115,7 +112,7 @@ def inspect_teacher(
         chosen, candidates = choose_preprocess(model, data)
     else:
         chosen, candidates = config.data.preprocess, score_candidates(model, data, modes)
-    config = dataclasses.replace(config, data=dataclasses.replace(config.data, preprocess=chosen))
+    config = with_preprocess(config, chosen)
     prepared = prepare(model, data, config, force=True)
     out = layer_table(prepared.teacher)
     out["preprocess"] = {"chosen": chosen, "candidates": candidates}

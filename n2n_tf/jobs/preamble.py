@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from n2n_tf import data as data_lib
-from n2n_tf.config import Config
+from n2n_tf.config import Config, with_preprocess
 from n2n_tf.data import Datasets
 from n2n_tf.io.adapt import adapt_input
 from n2n_tf.predictions import accuracy
@@ -187,7 +187,7 @@ def prepare(teacher: keras.Model, data: Datasets, config: Config, force: bool = 
             mode,
         )
     data = data_lib.with_preprocess(data, mode)
-    config = dataclasses.replace(config, data=dataclasses.replace(config.data, preprocess=mode))
+    config = with_preprocess(config, mode)
     val_accuracy = accuracy(teacher, data.val)
     floor = teacher_floor(data.info.num_classes, config.teacher.min_accuracy)
     check = TeacherCheck(mode, val_accuracy, floor, candidates, val_accuracy >= floor)

@@ -15,7 +15,7 @@ import numpy as np
 from n2n_tf import data as data_lib
 from n2n_tf import graph
 from n2n_tf.atomic import atomic_path, write_text
-from n2n_tf.config import Config, save_config
+from n2n_tf.config import Config, save_config, with_preprocess
 from n2n_tf.data import Datasets
 from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
 from n2n_tf.io.run import representative
@@ -139,10 +139,7 @@ def compress(
         teacher = load_model(str(saved_teacher), safe_mode=safe_mode)
     else:
         teacher = resolve_teacher(teacher, data, safe_mode, architecture)
-    if preprocess is not None:
-        config = dataclasses.replace(
-            config, data=dataclasses.replace(config.data, preprocess=preprocess)
-        )
+    config = with_preprocess(config, preprocess)
     untrained = isinstance(teacher_arg, str) and teacher_arg.startswith("zoo:")
     if untrained:
         logger.warning(
