@@ -666,9 +666,9 @@ def main(argv=None):
     tf.get_logger().setLevel("ERROR")  # retracing warnings of many small fits
     from n2n_tf import data as data_lib
     from n2n_tf import graph
+    from n2n_tf.jobs.compress import resolve_teacher
     from n2n_tf.jobs.preamble import prepare
     from n2n_tf.runtime import resolve_device_defaults, set_seed
-    from n2n_tf.search.compress import resolve_teacher
     from n2n_tf.search.environment import Environment
     from n2n_tf.search.loop import Search
 

@@ -170,7 +170,7 @@ def compress(
     """Search a small student of TEACHER by RL, fine-tune it and print a summary."""
     from n2n_tf.config import load_config
     from n2n_tf.io import FORMATS
-    from n2n_tf.search.compress import compress as run
+    from n2n_tf.jobs.compress import compress as run
 
     if resume_dir:
         saved = Path(resume_dir) / "config.yaml"

@@ -50,7 +50,7 @@ def distill(
     overrides,
 ):
     """Distil STUDENT from TEACHER and save it, printing accuracies before and after."""
-    from n2n_tf.distill.run import distill_files
+    from n2n_tf.jobs.distill import distill_files
 
     flags = flag_overrides(
         {

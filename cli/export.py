@@ -73,7 +73,7 @@ def export(
     With --dataset the exported files start with the preprocessing as Keras layers and
     take raw pixels (0..255), and every artifact is checked on raw validation images.
     """
-    from n2n_tf.io.run import export_file
+    from n2n_tf.jobs.export import export_file
 
     flags = flag_overrides({"teacher.min_accuracy": min_teacher_accuracy})
     report, check = export_file(

@@ -25,8 +25,8 @@ _LAZY = {
     "Trainer": ("n2n_tf.distill", "Trainer"),
     "load_model": ("n2n_tf.io", "load_model"),
     "load_teacher": ("n2n_tf.io", "load_teacher"),
-    "compress": ("n2n_tf.search", "compress"),
-    "CompressionResult": ("n2n_tf.search", "CompressionResult"),
+    "compress": ("n2n_tf.jobs.compress", "compress"),
+    "CompressionResult": ("n2n_tf.jobs.compress", "CompressionResult"),
 }
 
 __all__ = ["__version__", *_LAZY]

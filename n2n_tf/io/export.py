@@ -24,6 +24,17 @@ from n2n_tf.types import EXPORT_FORMATS
 logger = logging.getLogger(__name__)
 
 FORMATS = EXPORT_FORMATS
+CALIBRATION_BATCHES = 4  # training batches the int8 calibrator reads
+
+
+def representative(data, batches: int = CALIBRATION_BATCHES, raw: bool = False) -> list:
+    """Float32 input batches from the training split (int8 calibration).
+
+    ``raw``: the pixels as a deployment feeds them (0..255), for exports that
+    carry their preprocessing; otherwise preprocessed as the pipelines do.
+    """
+    source = data.raw_batches("train") if raw else data.train_plain
+    return [x.numpy() for x, _ in source.take(batches)]
 
 
 def to_tflite(model: keras.Model, mode: str = "float", representative=None) -> bytes:

@@ -104,7 +104,7 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
 
 
 def test_policy_from_a_small_teacher_runs_on_a_deeper_one(tmp_path):
-    from n2n_tf.search import compress
+    from n2n_tf.jobs.compress import compress
 
     ds = data.load("digits", batch_size=128)
     config = load_config(

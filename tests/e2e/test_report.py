@@ -17,10 +17,10 @@ from click.testing import CliRunner
 from n2n_tf import data, models
 from n2n_tf.cli.main import cli
 from n2n_tf.config import load_config
+from n2n_tf.jobs.compress import compress
 from n2n_tf.progress import Progress
 from n2n_tf.report import write_report
 from n2n_tf.report.tensorboard import SCALARS, read_scalars
-from n2n_tf.search import compress
 
 TINY = [
     "data.dataset=digits",

@@ -158,7 +158,7 @@ def test_one_unit_sigmoid_teacher_on_two_classes(tmp_path):
 
 def test_exported_tflite_takes_raw_pixels(tmp_path, mnist):
     from n2n_tf.io import export, run_tflite
-    from n2n_tf.io.run import representative
+    from n2n_tf.io.export import representative
 
     ds = data.with_preprocess(mnist, "standardize")
     student = train(tanh_mlp((28, 28, 1)), ds, epochs=2)

@@ -188,7 +188,7 @@ def test_a_failing_rebuild_scores_minus_one_is_logged_once_and_the_search_goes_o
 def test_compress_without_a_valid_student_stops_and_writes_no_student(tmp_path, monkeypatch):
     from n2n_tf import data
     from n2n_tf.config import load_config
-    from n2n_tf.search import compress
+    from n2n_tf.jobs.compress import compress
 
     def broken_rebuild(*args, **kwargs):
         raise RuntimeError("injected failure")

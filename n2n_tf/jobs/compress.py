@@ -18,7 +18,7 @@ from n2n_tf.atomic import atomic_path, write_text
 from n2n_tf.config import Config, save_config, with_preprocess
 from n2n_tf.data import Datasets
 from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
-from n2n_tf.io.run import representative
+from n2n_tf.io.export import representative
 from n2n_tf.jobs.preamble import prepare
 from n2n_tf.runtime import configure_threads, resolve_device_defaults, set_seed
 from n2n_tf.search.budget import (

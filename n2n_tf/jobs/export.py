@@ -1,4 +1,4 @@
-"""File-level export used by ``n2n-tf export``."""
+"""``n2n-tf export``'s job: a model file to every deployable format, checked on a dataset."""
 
 from __future__ import annotations
 
@@ -6,20 +6,10 @@ import dataclasses
 
 from n2n_tf import data as data_lib
 from n2n_tf.config import load_config, with_preprocess
-from n2n_tf.io.export import export
+from n2n_tf.io.adapt import adapt_input, strip_head
+from n2n_tf.io.export import export, representative
 from n2n_tf.io.load import load_model
-
-CALIBRATION_BATCHES = 4
-
-
-def representative(data, batches: int = CALIBRATION_BATCHES, raw: bool = False) -> list:
-    """Float32 input batches from the training split (int8 calibration).
-
-    ``raw``: the pixels as a deployment feeds them (0..255), for exports that
-    carry their preprocessing; otherwise preprocessed as the pipelines do.
-    """
-    source = data.raw_batches("train") if raw else data.train_plain
-    return [x.numpy() for x, _ in source.take(batches)]
+from n2n_tf.jobs.preamble import prepare
 
 
 def export_file(
@@ -46,9 +36,6 @@ def export_file(
     Raises:
         ValueError: unreadable model, int8 without a dataset, or mismatched shapes.
     """
-    from n2n_tf.io.adapt import adapt_input, strip_head
-    from n2n_tf.jobs.preamble import prepare
-
     model = load_model(model_path, safe_mode=safe_mode)
     config = load_config(config_path, list(overrides))
     config = with_preprocess(config, preprocess)
