@@ -65,42 +65,6 @@ def _summary(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-CPU_BUDGET = "60m"
-
-
-def _cpu_plan(config):
-    """Without a GPU, the paper's plan (days on a CPU) becomes a budget of an hour.
-
-    Only when nothing says how much to search: no budget, no student count, and
-    the paper's updates and epochs per student (no ``--set`` of them).
-    """
-    import dataclasses
-
-    import tensorflow as tf
-
-    from n2n_tf.config import DistillConfig, SearchConfig
-
-    paper_s, paper_d = SearchConfig(), DistillConfig()
-    s, d = config.search, config.distill
-    unplanned = (
-        s.budget is None
-        and s.students is None
-        and (s.removal_updates, s.shrink_updates)
-        == (paper_s.removal_updates, paper_s.shrink_updates)
-        and (d.epochs, d.steps) == (paper_d.epochs, paper_d.steps)
-    )
-    if not unplanned or tf.config.list_physical_devices("GPU"):
-        return config
-    click.echo(
-        "No GPU found and no --budget, --students or --config given: planning the search for "
-        f"a budget of "
-        f"{CPU_BUDGET} (the paper's 100 + 100 updates would take days on a CPU; see "
-        "configs/cifar10-cpu.yaml, or pass --budget)",
-        err=True,
-    )
-    return dataclasses.replace(config, search=dataclasses.replace(config.search, budget=CPU_BUDGET))
-
-
 @click.command("compress")
 @click.option(
     "--teacher",
@@ -171,6 +135,7 @@ def compress(
     from n2n_tf.config import load_config
     from n2n_tf.io import FORMATS
     from n2n_tf.jobs.compress import compress as run
+    from n2n_tf.jobs.compress import cpu_plan
 
     if resume_dir:
         saved = Path(resume_dir) / "config.yaml"
@@ -195,7 +160,7 @@ def compress(
     )
     config = load_config(config_path, [*flags, *overrides])
     if not resume_dir and config_path is None:
-        config = _cpu_plan(config)
+        config = cpu_plan(config)
     with live_progress(quiet) as progress:
         result = run(
             teacher,

@@ -15,7 +15,7 @@ import numpy as np
 from n2n_tf import data as data_lib
 from n2n_tf import graph
 from n2n_tf.atomic import atomic_path, write_text
-from n2n_tf.config import Config, save_config, with_preprocess
+from n2n_tf.config import Config, DistillConfig, SearchConfig, save_config, with_preprocess
 from n2n_tf.data import Datasets
 from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
 from n2n_tf.io.export import representative
@@ -43,6 +43,38 @@ class CompressionResult:
     student: keras.Model
     metrics: dict
     run_dir: Path
+
+
+CPU_BUDGET = "60m"
+
+
+def cpu_plan(config: Config) -> Config:
+    """Without a GPU, the paper's plan (days on a CPU) becomes a budget of an hour.
+
+    Only when nothing says how much to search: no budget, no student count, and
+    the paper's updates and epochs per student (no ``--set`` of them). The CLI
+    asks for it when no ``--config`` was given; the plan is logged.
+    """
+    import tensorflow as tf
+
+    paper_s, paper_d = SearchConfig(), DistillConfig()
+    s, d = config.search, config.distill
+    unplanned = (
+        s.budget is None
+        and s.students is None
+        and (s.removal_updates, s.shrink_updates)
+        == (paper_s.removal_updates, paper_s.shrink_updates)
+        and (d.epochs, d.steps) == (paper_d.epochs, paper_d.steps)
+    )
+    if not unplanned or tf.config.list_physical_devices("GPU"):
+        return config
+    logger.warning(
+        "No GPU found and no --budget, --students or --config given: planning the search for "
+        "a budget of %s (the paper's 100 + 100 updates would take days on a CPU; see "
+        "configs/cifar10-cpu.yaml, or pass --budget)",
+        CPU_BUDGET,
+    )
+    return dataclasses.replace(config, search=dataclasses.replace(config.search, budget=CPU_BUDGET))
 
 
 def resolve_teacher(
