@@ -175,8 +175,11 @@ class SearchConfig:
     measured on this machine, and each stage stops at its deadline
     (``search/budget.py``). ``students``: plan the updates for this many
     scored students instead of ``removal_updates``/``shrink_updates``.
+    ``stages``: the stages run in order (``search.stages.STAGE_TYPES``; the
+    paper's two by default), each starting from the best of the one before.
     """
 
+    stages: tuple[str, ...] = ("removal", "shrink")
     rollouts: int = field(default=5, metadata=_rng(1, 1000))
     removal_updates: int = field(default=100, metadata=_rng(0, 100000))
     shrink_updates: int = field(default=100, metadata=_rng(0, 100000))

@@ -30,7 +30,7 @@ from n2n_tf.search.budget import (
     parse_duration,
     save_plan,
 )
-from n2n_tf.search.loop import STAGES, Best, Search, random_search, saved_budget_left
+from n2n_tf.search.loop import Best, Search, random_search, saved_budget_left
 from n2n_tf.search.reward import compression, reward
 
 logger = logging.getLogger(__name__)
@@ -215,15 +215,16 @@ def compress(
     arch, best_score = search.best()
     if best_score is None:  # never fine-tune and export the teacher as "the student"
         raise ValueError(env.no_valid_student())
-    for name, policy in (("removal", search.removal), ("shrink", search.shrink)):
-        policy.save_policy(run_dir / "policies" / f"{name}.weights.h5")
+    for name, stage in search.stages.items():
+        if stage.trainable:
+            stage.policy.save_policy(run_dir / "policies" / f"{name}.weights.h5")
 
     trained = env.trained
     random = None
     if config.search.random_baseline:
         deadlines = plan.random_deadlines(time.perf_counter(), start) if plan else None
         random = random_search(search, resume=resume, deadlines=deadlines)
-    stage1 = Best(**state.best[STAGES[0]])
+    stage1 = Best(**state.best[search.stage_names[0]])
     student = env.build(arch)
     with atomic_path(run_dir / "students" / "best.keras") as tmp:
         student.save(tmp)
@@ -282,7 +283,7 @@ def compress(
         "reward": reward(params, env.teacher_params, finetune.val_accuracy, env.teacher_accuracy),
         "search_reward": (best_score or {}).get("reward"),
         # The rewards each policy learned from: Stage 2's are against its parent.
-        "stages": {s: _fifths(state.rewards[s]) for s in STAGES},
+        "stages": {s: _fifths(state.rewards[s]) for s in search.stage_names},
         "search": search.summary(),
         "students_trained": trained,
         "random_baseline": random,

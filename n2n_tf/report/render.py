@@ -81,7 +81,7 @@ def facts(metrics: dict, figures: dict) -> list[tuple[str, str]]:
         search_reward = figures["best_scored"]["reward"]
     out.append(("best search reward", _num(search_reward)))
     done, planned = figures["updates_done"], figures["updates_planned"]
-    for stage in ("removal", "shrink"):
+    for stage in planned:
         total = planned.get(stage)
         out.append((f"{stage} updates", f"{done.get(stage, 0)} of {total if total else '?'}"))
     trained = metrics.get("students_trained")

@@ -12,7 +12,14 @@ from n2n_tf.report.reader import RunData
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("removal", "shrink")
+PAPER_STAGES = ("removal", "shrink")  # runs written before ``search.stages`` existed
+
+
+def run_stages(run: RunData) -> tuple[str, ...]:
+    """The stages a run searched, in order (its config's ``search.stages``)."""
+    return tuple(run.setting("search", "stages", PAPER_STAGES))
+
+
 DEFAULT_PREPROCESS = "standardize"
 """What runs written before the preprocessing was recorded used."""
 
@@ -116,7 +123,7 @@ def best_architecture(run: RunData) -> tuple[dict | None, str]:
     # As the search picks: Stage 2's best (its reward is against its parent, so it
     # is not compared with Stage 1's), else Stage 1's.
     bests = (run.state or {}).get("best") or {}
-    for stage in reversed(STAGES):
+    for stage in reversed(run_stages(run)):
         if (bests.get(stage) or {}).get("score"):
             return bests[stage]["arch"], "best so far (checkpoint)"
     rows = [r for r in run.history if _in_constraints(r)]
@@ -247,7 +254,9 @@ def summarize(run: RunData) -> dict:
         "removed_layers": sorted((arch or {}).get("removed", [])),
         "updates": per_update,
         "updates_done": {stage: len(rows) for stage, rows in per_update.items()},
-        "updates_planned": {stage: run.setting("search", f"{stage}_updates") for stage in STAGES},
+        "updates_planned": {
+            stage: run.setting("search", f"{stage}_updates") for stage in run_stages(run)
+        },
         "history_rows": len(run.history),
         "skipped_lines": run.skipped_lines,
         "best_scored": max(

@@ -37,12 +37,13 @@ from n2n_tf.data import Datasets
 from n2n_tf.progress import SILENT, Progress
 from n2n_tf.report.tensorboard import SCALARS, ScalarWriter
 from n2n_tf.search.environment import Environment, Parent, Score
-from n2n_tf.search.policies import RandomPolicy, RemovalPolicy, ShrinkPolicy, features
+from n2n_tf.search.policies import features
 from n2n_tf.search.reinforce import Baseline, reinforce_update
-from n2n_tf.types import Architecture, LayerSpec
+from n2n_tf.search.stages import STAGE_TYPES, RemovalStage, ShrinkStage, Stage, stage_names
+from n2n_tf.types import Architecture
 
 logger = logging.getLogger(__name__)
-STAGES = ("removal", "shrink")
+STAGES = ("removal", "shrink")  # the paper's stages: the default ``search.stages``
 
 
 @dataclass
@@ -54,70 +55,11 @@ class Best:
     score: dict | None = None
 
 
-class Stage:
-    """One stage of the search: its policy, optimiser, updates, and how an action
-    becomes an ``Architecture`` of the stage's parent.
-
-    Args:
-        name: ``removal`` or ``shrink``.
-        policy: an LSTM policy or a ``RandomPolicy``.
-        optimizer: the policy's optimiser (None for a policy without weights).
-        updates: REINFORCE updates to run.
-    """
-
-    name = ""
-
-    def __init__(self, policy, optimizer, updates: int):
-        self.policy, self.optimizer, self.updates = policy, optimizer, updates
-
-    def layers(self, layers: list[LayerSpec], parent: Architecture):
-        """The layers the policy reads and which of them it may change."""
-        raise NotImplementedError
-
-    def architecture(self, layers, action, parent: Architecture) -> Architecture:
-        raise NotImplementedError
-
-
-class RemovalStage(Stage):
-    """Stage 1: keep (1) / remove (0) per layer of the teacher."""
-
-    name = "removal"
-
-    def layers(self, layers, parent):
-        return list(layers), [layer.removable for layer in layers]
-
-    def architecture(self, layers, action, parent):
-        removed = frozenset(layer.name for layer, a in zip(layers, action, strict=True) if a < 0.5)
-        return Architecture(removed=parent.removed | removed)
-
-
-class ShrinkStage(Stage):
-    """Stage 2: a width factor (an index into ``factors``) per layer the parent kept."""
-
-    name = "shrink"
-
-    def __init__(self, policy, optimizer, updates: int, factors):
-        super().__init__(policy, optimizer, updates)
-        self.factors = tuple(factors)
-
-    def layers(self, layers, parent):
-        kept = [layer for layer in layers if layer.name not in parent.removed]
-        return kept, [layer.shrinkable for layer in kept]
-
-    def architecture(self, layers, action, parent):
-        chosen = {
-            layer.name: self.factors[int(a)]
-            for layer, a in zip(layers, action, strict=True)
-            if layer.shrinkable and self.factors[int(a)] < 1.0
-        }
-        return Architecture(removed=parent.removed, factors=chosen)
-
-
 @dataclass
 class State:
     """Everything needed to continue a search (saved in ``checkpoint/state.json``)."""
 
-    stage: str = "removal"
+    stage: str = STAGES[0]
     update: int = 0
     history_lines: int = 0
     rng: dict | None = None
@@ -186,40 +128,30 @@ class Search:
         self.progress = progress or SILENT
         self.random = random
         self.prefix = "random search " if random else ""
-        s = config.search
         keras.utils.set_random_seed(config.runtime.seed)
-        if random:
-            self.removal = RandomPolicy.removal()
-            self.shrink = RandomPolicy.shrink(s.factors)
-            self.optimizers = {"removal": None, "shrink": None}
-        else:
-            self.removal, self.shrink = policies or (
-                RemovalPolicy(s.hidden, s.layers, s.init_keep_logit),
-                ShrinkPolicy(s.factors, s.hidden, s.layers),
-            )
-            self.removal.build_once()
-            self.shrink.build_once()
-            if removal_policy:
-                self.removal.load_policy(removal_policy)
-            if shrink_policy:
-                self.shrink.load_policy(shrink_policy)
-            self.optimizers = {
-                "removal": keras.optimizers.Adam(s.removal_lr),
-                "shrink": keras.optimizers.Adam(s.shrink_lr),
-            }
-            self.optimizers["removal"].build(self.removal.trainable_variables)
-            self.optimizers["shrink"].build(self.shrink.trainable_variables)
-        self.stages = {
-            "removal": RemovalStage(self.removal, self.optimizers["removal"], s.removal_updates),
-            "shrink": ShrinkStage(
-                self.shrink, self.optimizers["shrink"], s.shrink_updates, s.factors
-            ),
+        self.stage_names = stage_names(config)
+        given = dict(zip(self.stage_names, policies or (), strict=False)) if not random else {}
+        self.stages: dict[str, Stage] = {
+            name: STAGE_TYPES[name](config, random=random, policy=given.get(name))
+            for name in self.stage_names
         }
+        for stage in self.stages.values():
+            stage.build()
+        start_from = {"removal": removal_policy, "shrink": shrink_policy}
+        for name, stage in self.stages.items():
+            if start_from.get(name) and stage.trainable:
+                stage.policy.load_policy(start_from[name])
+        for stage in self.stages.values():
+            stage.make_optimizer()
         self.max_students = dict(max_students or {})
         self.deadlines = dict(deadlines or {})
         self.budget_end = budget_end
         self.stage_seconds: dict[str, list[float]] = {}  # this process's update times
-        self.state = State()
+        self.state = State(
+            stage=self.stage_names[0],
+            best={name: Best().__dict__ for name in self.stage_names},
+            rewards={name: [] for name in self.stage_names},
+        )
         self.rng = np.random.default_rng(config.runtime.seed + (7919 if random else 0))
         self.on_update = on_update
         self.started = time.perf_counter()
@@ -289,9 +221,10 @@ class Search:
         Stage 1: the teacher. Stage 2: the best Stage-1 architecture, with its
         parameters and scored accuracy (the teacher when Stage 1 found none).
         """
-        if STAGES.index(stage) == 0:
+        index = self.stage_names.index(stage)
+        if index == 0:
             return Architecture(), self.env.teacher_parent
-        best = Best(**self.state.best[STAGES[STAGES.index(stage) - 1]])
+        best = Best(**self.state.best[self.stage_names[index - 1]])
         if best.score is None:
             return Architecture(), self.env.teacher_parent
         arch = Architecture.from_dict(best.arch)
@@ -310,7 +243,7 @@ class Search:
         stage = self.stages[name]
         base, parent = self.parent(name)
         feats, free, actions, archs = self._rollouts(stage, base)
-        seed = int(self.config.runtime.seed * 100003 + 1000 * STAGES.index(name) + update)
+        seed = int(self.config.runtime.seed * 100003 + 1000 * self.stage_names.index(name) + update)
         label = f"{self.prefix}{name} {update + 1}/{stage.updates}"
         if hasattr(self.env, "trainer"):
             self.env.trainer.progress = self.progress.labelled(label)
@@ -379,7 +312,7 @@ class Search:
 
     def _updates_left(self, stage: str, update: int) -> int:
         """Updates still to run after ``update`` of ``stage``, over both stages."""
-        later = STAGES[STAGES.index(stage) + 1 :]
+        later = self.stage_names[self.stage_names.index(stage) + 1 :]
         return self._updates(stage) - update - 1 + sum(self._updates(s) for s in later)
 
     def _report(self, stage, update, best: Best, seconds, max_reward, baseline, entropy) -> None:
@@ -483,7 +416,7 @@ class Search:
             )
         else:
             self.history_path.unlink(missing_ok=True)
-        while self.state.stage in STAGES:
+        while self.state.stage in self.stage_names:
             stage = self.state.stage
             while (
                 self.state.update < self._updates(stage)
@@ -491,8 +424,8 @@ class Search:
                 and not self._out_of_time(stage)
             ):
                 self._update(stage, self.state.update)
-            nxt = STAGES.index(stage) + 1
-            self.state.stage = STAGES[nxt] if nxt < len(STAGES) else "done"
+            nxt = self.stage_names.index(stage) + 1
+            self.state.stage = self.stage_names[nxt] if nxt < len(self.stage_names) else "done"
             self.state.update = 0
             self.save_checkpoint()
         if self._scalars is not None:
@@ -503,7 +436,7 @@ class Search:
     def best(self) -> tuple[Architecture, dict | None]:
         """The search's student: the best Stage-2 student within the constraints, else
         the best Stage-1 one (each stage's best by the reward it learned from)."""
-        for stage in reversed(STAGES):
+        for stage in reversed(self.stage_names):
             best = Best(**self.state.best[stage])
             if best.score is not None:
                 return Architecture.from_dict(best.arch), best.score

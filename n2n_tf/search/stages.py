@@ -1,0 +1,170 @@
+"""The stages of the search, and the registry the config's ``search.stages`` names.
+
+A stage is an object: it makes its policy (an LSTM policy, or a
+``RandomPolicy`` for random search) and that policy's optimiser, says how many
+updates it runs, which layers its policy reads and may change, and how an
+action becomes an ``Architecture`` of the stage's parent (the best architecture
+of the stage before it; the teacher for the first). The loop
+(``search.loop.Search``) runs the configured list and never branches on a
+stage's name. Adding a stage is one class plus ``register_stage``.
+
+The paper's stages (the default ``search.stages``): ``removal`` (Stage 1,
+keep/remove per layer) and ``shrink`` (Stage 2, a width factor per kept layer).
+"""
+
+from __future__ import annotations
+
+import keras
+
+from n2n_tf.config import Config
+from n2n_tf.search.policies import RandomPolicy, RemovalPolicy, ShrinkPolicy
+from n2n_tf.types import Architecture, LayerSpec
+
+
+class Stage:
+    """One stage of the search: its policy, optimiser, updates, and how an action
+    becomes an ``Architecture`` of the stage's parent.
+
+    Args:
+        config: the run's config (a stage reads its own settings from it).
+        random: random search: the stage's policy is a ``RandomPolicy``.
+        policy: a policy object to train instead of a new one (reused across
+            searches to reuse its traced functions).
+    """
+
+    name = ""
+
+    def __init__(self, config: Config, random: bool = False, policy=None):
+        self.config, self.random = config, random
+        self.policy = policy if policy is not None else self.make_policy(config, random)
+        self.optimizer = None
+        self.updates = self.planned_updates(config)
+
+    # -- what a new stage defines
+    def make_policy(self, config: Config, random: bool):
+        """A new policy for this stage (a ``RandomPolicy`` when ``random``)."""
+        raise NotImplementedError
+
+    def learning_rate(self, config: Config) -> float:
+        """The Adam learning rate of the stage's policy."""
+        raise NotImplementedError
+
+    def planned_updates(self, config: Config) -> int:
+        """REINFORCE updates the stage runs (``search.<name>_updates``)."""
+        return int(getattr(config.search, f"{self.name}_updates"))
+
+    def layers(self, layers: list[LayerSpec], parent: Architecture):
+        """The layers the policy reads and which of them it may change."""
+        raise NotImplementedError
+
+    def architecture(self, layers, action, parent: Architecture) -> Architecture:
+        """The student an action describes, built on the stage's parent."""
+        raise NotImplementedError
+
+    # -- shared
+    @property
+    def trainable(self) -> bool:
+        """Whether the policy has weights (an LSTM policy, not random search)."""
+        return not isinstance(self.policy, RandomPolicy)
+
+    def build(self) -> None:
+        """Builds the policy's weights and, for a trainable policy, its optimiser."""
+        self.policy.build_once()
+
+    def make_optimizer(self) -> None:
+        if self.trainable:
+            self.optimizer = keras.optimizers.Adam(self.learning_rate(self.config))
+            self.optimizer.build(self.policy.trainable_variables)
+
+
+class RemovalStage(Stage):
+    """Stage 1: keep (1) / remove (0) per layer of the teacher."""
+
+    name = "removal"
+
+    def make_policy(self, config, random):
+        s = config.search
+        return (
+            RandomPolicy.removal()
+            if random
+            else RemovalPolicy(s.hidden, s.layers, s.init_keep_logit)
+        )
+
+    def learning_rate(self, config):
+        return config.search.removal_lr
+
+    def layers(self, layers, parent):
+        return list(layers), [layer.removable for layer in layers]
+
+    def architecture(self, layers, action, parent):
+        removed = frozenset(layer.name for layer, a in zip(layers, action, strict=True) if a < 0.5)
+        return Architecture(removed=parent.removed | removed)
+
+
+class ShrinkStage(Stage):
+    """Stage 2: a width factor (an index into ``search.factors``) per layer the parent kept."""
+
+    name = "shrink"
+
+    def __init__(self, config: Config, random: bool = False, policy=None):
+        self.factors = tuple(config.search.factors)
+        super().__init__(config, random, policy)
+
+    def make_policy(self, config, random):
+        s = config.search
+        return (
+            RandomPolicy.shrink(s.factors)
+            if random
+            else ShrinkPolicy(s.factors, s.hidden, s.layers)
+        )
+
+    def learning_rate(self, config):
+        return config.search.shrink_lr
+
+    def layers(self, layers, parent):
+        kept = [layer for layer in layers if layer.name not in parent.removed]
+        return kept, [layer.shrinkable for layer in kept]
+
+    def architecture(self, layers, action, parent):
+        chosen = {
+            layer.name: self.factors[int(a)]
+            for layer, a in zip(layers, action, strict=True)
+            if layer.shrinkable and self.factors[int(a)] < 1.0
+        }
+        return Architecture(removed=parent.removed, factors=chosen)
+
+
+STAGE_TYPES: dict[str, type[Stage]] = {}
+"""Stage classes by the name ``search.stages`` uses."""
+
+
+def register_stage(cls: type[Stage]) -> type[Stage]:
+    """Makes a ``Stage`` subclass available to ``search.stages`` by its ``name``
+    (usable as a class decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Stage)) or not cls.name:
+        raise ValueError(f"register_stage needs a Stage subclass with a name. Received: {cls!r}")
+    STAGE_TYPES[cls.name] = cls
+    return cls
+
+
+register_stage(RemovalStage)
+register_stage(ShrinkStage)
+
+
+def stage_names(config: Config) -> tuple[str, ...]:
+    """The run's stages, checked against the registry.
+
+    Raises:
+        ValueError: an empty list, a repeated name or an unregistered one.
+    """
+    names = tuple(config.search.stages)
+    unknown = [n for n in names if n not in STAGE_TYPES]
+    if not names or unknown or len(set(names)) != len(names):
+        raise ValueError(
+            f"search.stages must name each stage once, from: {', '.join(sorted(STAGE_TYPES))}. "
+            f"Received: search.stages={list(names)}"
+        )
+    return names
+
+
+__all__ = ["STAGE_TYPES", "RemovalStage", "ShrinkStage", "Stage", "register_stage", "stage_names"]

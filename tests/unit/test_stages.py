@@ -1,0 +1,84 @@
+"""Stages as a list: a stage registered from outside runs through the search, resumes,
+and runs through the compress job; an unknown stage is refused in one line."""
+
+import json
+
+import keras
+import pytest
+import toy_stage  # noqa: F401 - registers ``uniform_width``
+
+from n2n_tf import data, graph, models
+from n2n_tf.config import load_config
+from n2n_tf.search.loop import Search
+from n2n_tf.search.stages import STAGE_TYPES, register_stage
+from n2n_tf.search.synthetic import SyntheticEnvironment
+
+STAGES = ["search.stages=[removal,uniform_width]", "search.rollouts=4"]
+
+
+def rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return graph.inspect(models.build("vgg11", (32, 32, 3), 10, width=0.25))
+
+
+def test_a_registered_stage_runs_after_removal_from_its_best(tmp_path, spec):
+    config = load_config(None, [*STAGES, "search.removal_updates=2", "search.hidden=8"])
+    env = SyntheticEnvironment(spec, config.search.factors, seed=0)
+    search = Search(None, None, config, tmp_path, env=env)
+    assert list(search.stages) == ["removal", "uniform_width"]
+    state = search.run()
+    history = rows(tmp_path / "history.jsonl")
+    assert [r["stage"] for r in history] == ["removal"] * 8 + ["uniform_width"] * 8
+    parent = set(state.best["removal"]["arch"]["removed"])
+    for row in history[8:]:
+        assert set(row["removed"]) == parent  # it starts from Stage 1's best
+        assert len(set(row["factors"].values())) <= 1  # one factor for every layer
+    assert (tmp_path / "checkpoint" / "uniform_width.weights.h5").is_file()
+    arch, score = search.best()
+    assert score is not None and set(arch.removed) == parent
+    # Random search runs the same list of stages.
+    random = Search(None, None, config, tmp_path, env=env.fork(), random=True)
+    random.run()
+    assert {r["stage"] for r in rows(tmp_path / "random.jsonl")} == {"removal", "uniform_width"}
+
+
+def test_a_registered_stage_runs_through_the_compress_job(tmp_path):
+    from n2n_tf.jobs.compress import compress
+
+    keras.utils.set_random_seed(0)
+    config = load_config(
+        None,
+        [
+            *STAGES,
+            "data.dataset=digits",
+            "data.batch_size=128",
+            "search.removal_updates=1",
+            "search.hidden=8",
+            "distill.epochs=1",
+            "distill.finetune_epochs=1",
+        ],
+    )
+    ds = data.load("digits", batch_size=128)
+    teacher = models.build("lenet5", (8, 8, 1), 10)
+    result = compress(teacher, ds, config, out=tmp_path, formats=(), force=True)
+    assert set(result.metrics["stages"]) == {"removal", "uniform_width"}
+    assert (tmp_path / "policies" / "uniform_width.weights.h5").is_file()
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["report"]["updates_done"] == {"removal": 1, "uniform_width": 2}
+    assert "uniform_width updates" in (tmp_path / "report.md").read_text()
+
+
+def test_unknown_or_repeated_stages_are_refused_naming_the_registered_ones(tmp_path, spec):
+    for stages in ("[removal,nope]", "[removal,removal]"):
+        config = load_config(None, [f"search.stages={stages}"])
+        env = SyntheticEnvironment(spec, config.search.factors, seed=0)
+        with pytest.raises(ValueError, match="search.stages must name each stage once") as err:
+            Search(None, None, config, tmp_path, env=env)
+        assert "removal, shrink" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="Stage subclass"):
+        register_stage(object)
+    assert set(STAGE_TYPES) >= {"removal", "shrink", "uniform_width"}
