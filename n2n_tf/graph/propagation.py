@@ -101,6 +101,30 @@ def _collapse(structure: Structure, name: str, ins: list[str], removed: set[str]
     return keep or ins[:1]
 
 
+def _resolve(alias: dict[str, str], name: str) -> str:
+    while name in alias:
+        name = alias[name]
+    return name
+
+
+def _kept_nodes(structure: Structure, removed: set[str], alias: dict[str, str]):
+    """Yields ``(name, node, inputs)`` for every node the student keeps, in graph order,
+    its inputs resolved past removed nodes; fills ``alias`` (removed or collapsed node ->
+    the node whose output replaces it) on the way."""
+    for name in structure.order:
+        node = structure.graph.nodes[name]
+        if name in removed:
+            alias[name] = node.inputs[0][0]
+            continue
+        ins = [_resolve(alias, p) for p, _ in node.inputs]
+        if name in structure.collapsible:
+            ins = _collapse(structure, name, ins, removed)
+            if len(ins) == 1:
+                alias[name] = ins[0]
+                continue
+        yield name, node, ins
+
+
 def _retied(structure: Structure, removed: set[str], teacher: Propagation) -> dict[int, list[int]]:
     """Channel groups that a removal ties together: merge inputs wired to other producers.
 
@@ -109,25 +133,9 @@ def _retied(structure: Structure, removed: set[str], teacher: Propagation) -> di
     groups must keep the same number of channels. Returns, per group tied to
     others, all groups of its tie (leader first, in graph order).
     """
-    nodes, flows = structure.graph.nodes, structure.flows
-    uf, space, alias = UnionFind(), {}, {}
-
-    def resolve(name: str) -> str:
-        while name in alias:
-            name = alias[name]
-        return name
-
-    for name in structure.order:
-        node = nodes[name]
-        if name in removed:
-            alias[name] = node.inputs[0][0]
-            continue
-        ins = [resolve(p) for p, _ in node.inputs]
-        if name in structure.collapsible:
-            ins = _collapse(structure, name, ins, removed)
-            if len(ins) == 1:
-                alias[name] = ins[0]
-                continue
+    flows = structure.flows
+    uf, space = UnionFind(), {}
+    for name, _, ins in _kept_nodes(structure, removed, {}):
         if flows[name] == FOLLOW and ins:
             space[name] = space[ins[0]]
         elif flows[name] == MERGE and ins:
@@ -200,25 +208,11 @@ def propagate(
     alias: dict[str, str] = {}
     layer_flops: dict[str, int] = {}
     layer_params: dict[str, int] = {}
-    nodes, rules, flows = structure.graph.nodes, structure.rules, structure.flows
+    rules, flows = structure.rules, structure.flows
     total = 0
 
-    def resolve(name: str) -> str:
-        while name in alias:
-            name = alias[name]
-        return name
-
-    for name in structure.order:
-        node, rule = nodes[name], rules[name]
-        if name in removed:
-            alias[name] = node.inputs[0][0]
-            continue
-        ins = [resolve(p) for p, _ in node.inputs]
-        if name in structure.collapsible:
-            ins = _collapse(structure, name, ins, removed)
-            if len(ins) == 1:
-                alias[name] = ins[0]
-                continue
+    for name, node, ins in _kept_nodes(structure, removed, alias):
+        rule = rules[name]
         t_ins = t_out = None
         if teacher is not None:
             t_out = teacher.desc[name]
@@ -252,7 +246,7 @@ def propagate(
                 f"({teacher.params:,}) by layer `{name}` already. Received: "
                 f"removed={sorted(arch.removed)}"
             )
-    outputs = [resolve(n) for n, _ in structure.graph.outputs]
+    outputs = [_resolve(alias, n) for n, _ in structure.graph.outputs]
     if teacher is not None:
         for out, (t_name, _) in zip(outputs, structure.graph.outputs, strict=True):
             if desc[out].shape != teacher.desc[t_name].shape:
@@ -261,7 +255,7 @@ def propagate(
                     f"{teacher.desc[t_name].shape}. Received: output='{t_name}'"
                 )
     for n in list(alias):
-        alias[n] = resolve(n)
+        alias[n] = _resolve(alias, n)
     return Propagation(
         desc,
         alias,
