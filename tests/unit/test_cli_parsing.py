@@ -1,0 +1,72 @@
+"""The CLI against stubbed jobs: options become config values, errors become one line.
+
+Nothing here trains or loads a model: each command's job is replaced by a stub
+that records what it was called with (as kedro tests its CLI), so these checks
+run in well under a second each and the e2e tests keep only what needs a real run.
+"""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner
+
+from n2n_tf.cli.main import _verbose, cli
+
+
+@pytest.fixture
+def stub_compress(monkeypatch):
+    calls = []
+
+    def compress(teacher, data, config, **kwargs):
+        calls.append(SimpleNamespace(teacher=teacher, config=config, **kwargs))
+        if teacher == "broken.keras":
+            raise ValueError("Cannot load teacher `broken.keras`: the file is corrupt.\nmore")
+        # Stop here: what the command prints from a real result is the e2e tests' business.
+        raise KeyboardInterrupt if teacher == "interrupt.keras" else SystemExit(0)
+
+    monkeypatch.setattr("n2n_tf.jobs.compress.compress", compress)
+    monkeypatch.setattr("n2n_tf.jobs.compress.cpu_plan", lambda config: config)
+    return calls
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_compress_options_become_config_values(stub_compress, tmp_path):
+    result = invoke(
+        "compress", "--teacher", "t.keras", "--dataset", "digits", "--seed", "3",
+        "--max-params", "1e5", "--budget", "30m", "--students", "40", "--preprocess", "unit",
+        "--set", "search.rollouts=7", "--no-export", "--out", str(tmp_path / "run"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (call,) = stub_compress
+    c = call.config
+    assert (c.data.dataset, c.runtime.seed, c.search.max_params) == ("digits", 3, 1e5)
+    assert (c.search.budget, c.search.students, c.search.rollouts) == ("30m", 40, 7)
+    assert c.data.preprocess == "unit" and call.formats == () and call.resume is False
+    assert Path(call.out) == tmp_path / "run" and call.safe_mode is True
+
+
+def test_compress_errors_are_one_line_and_usage_errors_exit_2(stub_compress):
+    result = invoke("compress", "--teacher", "broken.keras", "--dataset", "digits")
+    assert result.exit_code == 1
+    assert (
+        result.output.strip() == "Error: Cannot load teacher `broken.keras`: the file is corrupt."
+    )
+    assert invoke("compress", "--dataset", "digits").exit_code == 2  # no --teacher
+    unknown = invoke("compress", "--teacher", "t.keras", "--set", "search.nope=1")
+    assert unknown.exit_code == 1 and "nope" in unknown.output and not stub_compress[1:]
+    assert invoke("compress", "--resume", "/nonexistent/run").exit_code == 2
+
+
+def test_ctrl_c_in_a_job_exits_130_saying_nothing_was_left_half_written(stub_compress):
+    result = invoke("compress", "--teacher", "interrupt.keras", "--dataset", "digits")
+    assert result.exit_code == 130 and "nothing half-written" in result.output
+
+
+def test_only_the_groups_verbose_flag_turns_native_logs_back_on():
+    assert _verbose(["--verbose", "compress"]) and _verbose(["-v", "export", "m.keras"])
+    assert not _verbose(["compress", "--teacher", "t.keras"])
+    assert not _verbose(["compress", "-v"])  # after the command's name: not the group's
