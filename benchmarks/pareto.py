@@ -315,33 +315,6 @@ def score_rows(env, rows: list[dict], field: str, seed: int = SCORE_SEED) -> Non
             row[f"{field}_reason"] = score.reason
 
 
-def uniform_arch(spec, factor: float):
-    from n2n_tf.types import Architecture
-
-    return Architecture(factors={x.name: factor for x in spec.layers if x.shrinkable})
-
-
-def match_factor(teacher, spec, target: int, options: dict) -> float:
-    """The uniform factor (4 decimals) whose student's params are nearest ``target``
-    (bisection: widths are whole channels, so params move in steps)."""
-    from n2n_tf import graph
-
-    def params(f):
-        return graph.estimate(teacher, uniform_arch(spec, f), **options)[0]
-
-    lo, hi = 0.01, 1.0
-    if params(lo) >= target:
-        return lo
-    for _ in range(25):  # params(lo) <= target < params(hi)
-        mid = (lo + hi) / 2
-        if params(mid) <= target:
-            lo = mid
-        else:
-            hi = mid
-    below, above = math.floor(lo * 1e4) / 1e4, math.ceil(hi * 1e4) / 1e4
-    return min((below, above), key=lambda f: (abs(params(f) - target), f))
-
-
 # ---------------------------------------------------------------- final students
 def latency_ms(model, x, runs: int) -> float | None:
     """Median batch-1 TFLite float32 latency (ms), one thread, ai-edge-litert."""
@@ -791,10 +764,12 @@ def main(argv=None):
         )
 
     # ---- baselines: uniform widths (scratch), L1 at the widths and at n2n's sizes
+    from n2n_tf.search.baselines import METHODS, matching_factor
+
     spec = env.spec
     for s in args.widths:
-        arch = uniform_arch(spec, s)
         for method, inherit in (("uniform", False), ("l1_width", True)):
+            arch = METHODS["l1" if inherit else "uniform"].architecture(teacher, spec, s)
             key = f"{method}/{s:g}"
             if results.row(key) is None:
                 est = graph.estimate(teacher, arch, **env.options)
@@ -814,8 +789,9 @@ def main(argv=None):
         src = results.row(f"n2n/{seed}")
         key = f"l1/{seed}"
         if results.row(key) is None and src and src.get("estimated_params"):
-            f = match_factor(teacher, spec, src["estimated_params"], env.options)
-            arch = uniform_arch(spec, f)
+            l1 = METHODS["l1"]
+            f = matching_factor(teacher, spec, src["estimated_params"], **env.options)
+            arch = l1.architecture(teacher, spec, f)
             results.put(
                 {
                     "key": key,
