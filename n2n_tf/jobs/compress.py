@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -14,12 +13,12 @@ import numpy as np
 
 from n2n_tf import data as data_lib
 from n2n_tf import graph
-from n2n_tf.atomic import atomic_path, write_text
 from n2n_tf.config import Config, DistillConfig, SearchConfig, save_config, with_preprocess
 from n2n_tf.data import Datasets
 from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
 from n2n_tf.io.export import representative
 from n2n_tf.jobs.preamble import prepare
+from n2n_tf.run_store import RunStore
 from n2n_tf.runtime import configure_threads, resolve_device_defaults, set_seed
 from n2n_tf.search.budget import (
     MARGIN,
@@ -151,6 +150,7 @@ def compress(
     """
     job_start = time.perf_counter()  # a --budget counts from here
     run_dir = Path(out)
+    store = RunStore(run_dir)
     teacher_arg = teacher
     # Before anything starts TensorFlow (a model passed in has started it: then logged).
     configure_threads(
@@ -165,7 +165,7 @@ def compress(
         data_config = dataclasses.replace(config.data, dataset=dataset or config.data.dataset)
         config = dataclasses.replace(config, data=data_config)
         data = data_lib.from_config(data_config, seed=config.runtime.seed)
-    saved_teacher = run_dir / "teacher.keras"
+    saved_teacher = store.teacher
     if resume:
         # The run's own copy: the same weights even for an untrained zoo teacher.
         teacher = load_model(str(saved_teacher), safe_mode=safe_mode)
@@ -188,9 +188,9 @@ def compress(
         plan, costs = _plan(teacher, data, config, job_start, bool(formats))
         config = plan.apply(config)
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_dir / "config.yaml")
+    save_config(config, store.config)
     if not resume:
-        with atomic_path(saved_teacher) as tmp:
+        with store.atomic(saved_teacher) as tmp:
             teacher.save(tmp)
     start = time.perf_counter()
     if search_offset is not None:
@@ -217,7 +217,7 @@ def compress(
         raise ValueError(env.no_valid_student())
     for name, stage in search.stages.items():
         if stage.trainable:
-            stage.policy.save_policy(run_dir / "policies" / f"{name}.weights.h5")
+            stage.policy.save_policy(store.policy(name))
 
     trained = env.trained
     random = None
@@ -226,7 +226,7 @@ def compress(
         random = random_search(search, resume=resume, deadlines=deadlines)
     stage1 = Best(**state.best[search.stage_names[0]])
     student = env.build(arch)
-    with atomic_path(run_dir / "students" / "best.keras") as tmp:
+    with store.atomic(store.best_student) as tmp:
         student.save(tmp)
     env.trainer.progress = search.progress.labelled("fine-tune")
     epochs, deadline = config.distill.finetune_epochs, None
@@ -241,13 +241,13 @@ def compress(
     if finetune.failed:
         raise ValueError(f"Fine-tuning the best student failed: {finetune.reason}")
     teacher_test, student_test = env.trainer.evaluate([teacher, student], data.test)
-    with atomic_path(run_dir / "final" / "student.keras") as tmp:
+    with store.atomic(store.final_student) as tmp:
         student.save(tmp)
     exported = None
     if formats:
         exported = export(
             student,
-            run_dir / "final",
+            store.final,
             formats,
             representative=representative(data, raw=bake_preprocessing),
             validation=data.raw_batches("val") if bake_preprocessing else data.val,
@@ -294,8 +294,8 @@ def compress(
         "job_seconds": time.perf_counter() - job_start,
         "plan": plan.to_dict() if plan else None,
     }
-    write_text(run_dir / "report.json", json.dumps(metrics, indent=2))
-    logger.info("Report written to %s", run_dir / "report.json")
+    store.write_json(store.report_json, metrics)
+    logger.info("Report written to %s", store.report_json)
     _write_report(run_dir, metrics)
     return CompressionResult(student, metrics, run_dir)
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from n2n_tf.run_store import RunStore
+
 logger = logging.getLogger(__name__)
 
 REPORT_KEY = "report"
@@ -99,8 +101,8 @@ def load_run(run_dir: str | Path) -> RunData:
             f"Expected a run directory written by `n2n-tf compress` (with {', '.join(markers)}). "
             f"Received: run_dir='{run_dir}'"
         )
-    run = RunData(run_dir)
-    config_path = run_dir / "config.yaml"
+    run, store = RunData(run_dir), RunStore(run_dir)
+    config_path = store.config
     if config_path.is_file():
         run.config_text = config_path.read_text()
         try:
@@ -109,12 +111,12 @@ def load_run(run_dir: str | Path) -> RunData:
             logger.warning("Ignoring unreadable %s: %s", config_path, err)
             loaded = None
         run.config = loaded if isinstance(loaded, dict) else {}
-    run.history, skipped = _jsonl(run_dir / "history.jsonl")
-    run.random, skipped_random = _jsonl(run_dir / "random.jsonl")
+    run.history, skipped = _jsonl(store.history())
+    run.random, skipped_random = _jsonl(store.history(random=True))
     run.skipped_lines = skipped + skipped_random
-    report = _json(run_dir / "report.json") or {}
+    report = _json(store.report_json) or {}
     run.metrics = {k: v for k, v in report.items() if k != REPORT_KEY}
-    run.state = _json(run_dir / "checkpoint" / "state.json")
+    run.state = _json(store.state())
     return run
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import logging
 from pathlib import Path
 
-from n2n_tf.atomic import atomic_path, write_text
 from n2n_tf.report import plots
 from n2n_tf.report.reader import REPORT_KEY, RunData, load_run
 from n2n_tf.report.summary import summarize
+from n2n_tf.run_store import RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -322,18 +321,16 @@ def write_report(run_dir: str | Path, metrics: dict | None = None) -> dict[str, 
     metrics = run.metrics
     figures = summarize(run)
     pngs = draw(figures, metrics)
-    out = run.run_dir
+    store = RunStore(run.run_dir)
     images = {}
     for name, png in pngs.items():
-        with atomic_path(out / "report_plots" / f"{name}.png") as tmp:
+        with store.atomic(store.report_plots / f"{name}.png") as tmp:
             tmp.write_bytes(png)
-        images[name] = f"report_plots/{name}.png"
+        images[name] = f"{store.report_plots.name}/{name}.png"
     paths = {
-        "json": write_text(
-            out / "report.json", json.dumps({**metrics, REPORT_KEY: figures}, indent=2)
-        ),
-        "md": write_text(out / "report.md", markdown(run, metrics, figures, images)),
-        "html": write_text(out / "report.html", html_page(run, metrics, figures, pngs)),
+        "json": store.write_json(store.report_json, {**metrics, REPORT_KEY: figures}),
+        "md": store.write_text(store.report_md, markdown(run, metrics, figures, images)),
+        "html": store.write_text(store.report_html, html_page(run, metrics, figures, pngs)),
     }
     logger.debug("Report written to %s", paths["html"])
     return paths

@@ -29,9 +29,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from n2n_tf.atomic import write_text
 from n2n_tf.config import Config
 from n2n_tf.progress import Progress
+from n2n_tf.run_store import RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -356,9 +356,6 @@ def make_plan(
     )
 
 
-PLAN_FILE = "plan.json"
-
-
 def save_plan(run_dir: str | Path, plan: Plan, costs: Costs | None, search_offset_s: float) -> None:
     """Keeps a run's plan, its measured costs and when its search started (seconds after
     the job started), so that ``--resume`` continues within the same budget."""
@@ -367,7 +364,7 @@ def save_plan(run_dir: str | Path, plan: Plan, costs: Costs | None, search_offse
         "costs": None if costs is None else dataclasses.asdict(costs),
         "search_offset_s": search_offset_s,
     }
-    write_text(Path(run_dir) / PLAN_FILE, json.dumps(saved, indent=2))
+    RunStore(run_dir).write_json(RunStore(run_dir).plan, saved)
 
 
 def load_plan(run_dir: str | Path) -> tuple[Plan, Costs | None, float] | None:
@@ -376,7 +373,7 @@ def load_plan(run_dir: str | Path) -> tuple[Plan, Costs | None, float] | None:
     Raises:
         ValueError: the file is not a plan (corrupt or from another version).
     """
-    path = Path(run_dir) / PLAN_FILE
+    path = RunStore(run_dir).plan
     if not path.is_file():
         return None
     try:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,11 +30,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from n2n_tf.atomic import atomic_path, write_text
 from n2n_tf.config import Config
 from n2n_tf.data import Datasets
 from n2n_tf.progress import SILENT, Progress
 from n2n_tf.report.tensorboard import SCALARS, ScalarWriter
+from n2n_tf.run_store import RunStore
 from n2n_tf.search.environment import Environment, Parent, Score
 from n2n_tf.search.policies import features
 from n2n_tf.search.reinforce import Baseline, reinforce_update
@@ -124,6 +123,7 @@ class Search:
         budget_end: float | None = None,
     ):
         self.config, self.run_dir = config, Path(run_dir)
+        self.store = RunStore(self.run_dir)
         self.env = env if env is not None else Environment(teacher, data, config)
         self.progress = progress or SILENT
         self.random = random
@@ -161,11 +161,11 @@ class Search:
     # ------------------------------------------------------------ checkpoints
     @property
     def history_path(self) -> Path:
-        return self.run_dir / ("random.jsonl" if self.random else "history.jsonl")
+        return self.store.history(self.random)
 
     @property
     def checkpoint_dir(self) -> Path:
-        return _checkpoint_dir(self.run_dir, self.random)
+        return self.store.checkpoint(self.random)
 
     def save_checkpoint(self) -> None:
         self.state.rng = self.rng.bit_generator.state
@@ -173,7 +173,7 @@ class Search:
         self.state.trained = self.env.trained
         if self.budget_end is not None:
             self.state.budget_left = self.budget_end - time.perf_counter()
-        with atomic_path(self.checkpoint_dir, directory=True) as tmp:
+        with self.store.atomic(self.checkpoint_dir, directory=True) as tmp:
             tmp.mkdir()
             for name, stage in self.stages.items():
                 if stage.optimizer is None:
@@ -202,17 +202,10 @@ class Search:
         return True
 
     def _truncate_history(self, lines: int) -> None:
-        if not self.history_path.exists():
-            return
-        kept = self.history_path.read_text().splitlines(keepends=True)[:lines]
-        write_text(self.history_path, "".join(kept))
+        self.store.keep_rows(self.history_path, lines)
 
     def _append_history(self, rows: list[dict]) -> None:
-        with open(self.history_path, "a") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, default=plain) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        self.store.append_rows(self.history_path, rows, default=plain)
 
     # ------------------------------------------------------------ stages
     def parent(self, stage: str) -> tuple[Architecture, Parent]:
@@ -341,7 +334,7 @@ class Search:
             else max(0.0, self.budget_end - time.perf_counter()),
         }
         if self._scalars is None:
-            self._scalars = ScalarWriter(self.run_dir / "tensorboard")
+            self._scalars = ScalarWriter(self.store.tensorboard)
         tag = f"random_{stage}" if self.random else stage
         self._scalars.write(tag, update + 1, {k: info[k] for k in SCALARS})
         # The CLI shows this line through ``progress``; here it is for --verbose.
@@ -459,9 +452,9 @@ class Search:
 def saved_budget_left(run_dir: str | Path) -> float | None:
     """Seconds of the budget left at the run's latest checkpoint (search or random
     search); None when no checkpoint recorded a budget."""
-    left = []
+    left, store = [], RunStore(run_dir)
     for random in (False, True):
-        path = _checkpoint_dir(Path(run_dir), random) / "state.json"
+        path = store.state(random)
         if path.is_file():
             value = json.loads(path.read_text()).get("budget_left")
             if value is not None:
@@ -499,10 +492,6 @@ def random_search(
     resume = resume and (other.checkpoint_dir / "state.json").is_file()
     other.run(resume=resume)
     return other.summary()
-
-
-def _checkpoint_dir(run_dir: Path, random: bool) -> Path:
-    return run_dir / ("checkpoint_random" if random else "checkpoint")
 
 
 def _mean(values) -> float | None:
