@@ -42,6 +42,11 @@ def quiet_environment(verbose: bool) -> None:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else "3"
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
+
+
 def _forward(read_fd: int, out_fd: int) -> None:
     pending = b""
     while True:
@@ -51,10 +56,9 @@ def _forward(read_fd: int, out_fd: int) -> None:
         lines = (pending + chunk).split(b"\n")
         pending = lines.pop()
         kept = b"".join(line + b"\n" for line in lines if not NATIVE_LINE.match(line))
-        if kept:
-            os.write(out_fd, kept)
+        _write_all(out_fd, kept)
     if pending and not NATIVE_LINE.match(pending):
-        os.write(out_fd, pending)
+        _write_all(out_fd, pending)
     os.close(read_fd)
 
 

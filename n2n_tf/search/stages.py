@@ -68,10 +68,12 @@ class Stage:
         return not isinstance(self.policy, RandomPolicy)
 
     def build(self) -> None:
-        """Builds the policy's weights and, for a trainable policy, its optimiser."""
+        """Builds the policy's weights (once)."""
         self.policy.build_once()
 
     def make_optimizer(self) -> None:
+        """The Adam optimiser of a trainable policy, built on its variables (after any
+        weights were loaded into the policy)."""
         if self.trainable:
             self.optimizer = keras.optimizers.Adam(self.learning_rate(self.config))
             self.optimizer.build(self.policy.trainable_variables)
