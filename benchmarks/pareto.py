@@ -238,7 +238,7 @@ def make_subset(root: str, per_class: int, seed: int, out: Path) -> str:
 
 def quick_teacher(config, path: Path) -> str:
     """A small ResNet-20 (width 0.5, 15 epochs) trained on the quick subset, saved at ``path``."""
-    from n2n_tf.teacher import train_teacher
+    from n2n_tf.jobs.train_teacher import train_teacher
 
     if path.exists():
         return str(path)

@@ -32,7 +32,7 @@ def train_teacher(
 ):
     """Train a teacher from the zoo and print its validation and test accuracy."""
     from n2n_tf.config import load_config
-    from n2n_tf.teacher import train_teacher as run
+    from n2n_tf.jobs.train_teacher import train_teacher as run
 
     flags = flag_overrides(
         {

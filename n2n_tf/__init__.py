@@ -17,7 +17,7 @@ _LAZY = {
     "load_dataset": ("n2n_tf.data", "load"),
     "DatasetInfo": "n2n_tf.data",
     "build_model": ("n2n_tf.models", "build"),
-    "train_teacher": "n2n_tf.teacher",
+    "train_teacher": "n2n_tf.jobs.train_teacher",
     "Architecture": "n2n_tf.types",
     "inspect": ("n2n_tf.jobs.inspect", "inspect_teacher"),
     "rebuild": ("n2n_tf.graph", "rebuild"),

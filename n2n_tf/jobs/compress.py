@@ -11,15 +11,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from n2n_tf import data as data_lib
 from n2n_tf import graph
 from n2n_tf.config import Config, DistillConfig, SearchConfig, save_config, with_preprocess
 from n2n_tf.data import Datasets
 from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
 from n2n_tf.io.export import representative
-from n2n_tf.jobs.preamble import prepare
+from n2n_tf.jobs.preamble import begin, load_data, prepare
 from n2n_tf.run_store import RunStore
-from n2n_tf.runtime import configure_threads, resolve_device_defaults, set_seed
+from n2n_tf.runtime import resolve_device_defaults
 from n2n_tf.search.budget import (
     MARGIN,
     finetune_epochs,
@@ -153,18 +152,13 @@ def compress(
     store = RunStore(run_dir)
     teacher_arg = teacher
     # Before anything starts TensorFlow (a model passed in has started it: then logged).
-    configure_threads(
-        config.runtime.intra_op_threads,
-        config.runtime.inter_op_threads,
-        fused=config.search.rollouts > 1,
-    )
-    set_seed(config.runtime.seed)
+    begin(config, fused=config.search.rollouts > 1)
     if isinstance(dataset, Datasets):
         data = dataset
     else:
         data_config = dataclasses.replace(config.data, dataset=dataset or config.data.dataset)
         config = dataclasses.replace(config, data=data_config)
-        data = data_lib.from_config(data_config, seed=config.runtime.seed)
+        data = load_data(config)
     saved_teacher = store.teacher
     if resume:
         # The run's own copy: the same weights even for an untrained zoo teacher.

@@ -5,14 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from n2n_tf import data as data_lib
 from n2n_tf.atomic import atomic_path
 from n2n_tf.config import Config, save_config
 from n2n_tf.distill.trainer import Trainer
 from n2n_tf.graph import count_params
 from n2n_tf.io import load_teacher
-from n2n_tf.jobs.preamble import prepare
-from n2n_tf.runtime import configure_threads, set_seed
+from n2n_tf.jobs.preamble import begin, load_data, prepare
 
 
 def distill_files(
@@ -34,9 +32,8 @@ def distill_files(
     """
     if Path(out).suffix != ".keras":
         raise ValueError(f"The student is saved as a .keras file. Received: out='{out}'")
-    configure_threads(config.runtime.intra_op_threads, config.runtime.inter_op_threads)
-    set_seed(config.runtime.seed)
-    ds = data_lib.from_config(config.data, seed=config.runtime.seed)
+    begin(config)
+    ds = load_data(config)
     teacher = load_teacher(teacher_path, safe_mode=safe_mode)
     prepared = prepare(teacher, ds, config, force=force)
     teacher, ds = prepared.teacher, prepared.data

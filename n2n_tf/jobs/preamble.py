@@ -23,6 +23,7 @@ from n2n_tf.config import Config, with_preprocess
 from n2n_tf.data import Datasets
 from n2n_tf.io.adapt import adapt_input
 from n2n_tf.predictions import accuracy
+from n2n_tf.runtime import configure_threads, set_seed
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,18 @@ class Prepared:
     data: Datasets
     config: Config  # ``data.preprocess`` resolved (never ``auto``)
     check: TeacherCheck
+
+
+def begin(config: Config, fused: bool = False) -> None:
+    """What every job does first: TensorFlow's thread pools (which must be set before
+    TensorFlow starts work; see ``runtime.configure_threads``) and the seeds."""
+    configure_threads(config.runtime.intra_op_threads, config.runtime.inter_op_threads, fused=fused)
+    set_seed(config.runtime.seed)
+
+
+def load_data(config: Config) -> Datasets:
+    """The dataset ``config.data`` names, split and shuffled under the run's seed."""
+    return data_lib.from_config(config.data, seed=config.runtime.seed)
 
 
 def teacher_floor(num_classes: int, min_accuracy: float | None = None) -> float:

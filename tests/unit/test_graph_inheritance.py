@@ -3,7 +3,7 @@ import pytest
 from n2n_tf import graph
 from n2n_tf.config import load_config
 from n2n_tf.data import load
-from n2n_tf.teacher import accuracy, train_teacher
+from n2n_tf.jobs.train_teacher import accuracy, train_teacher
 from n2n_tf.types import Architecture
 
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import keras
 
-from n2n_tf import data as data_lib
 from n2n_tf import models, predictions
 from n2n_tf.atomic import atomic_path
 from n2n_tf.config import Config, save_config
 from n2n_tf.graph import count_params
 from n2n_tf.interrupt import InterruptCheck
+from n2n_tf.jobs.preamble import begin, load_data
 from n2n_tf.progress import SILENT, Progress
-from n2n_tf.runtime import configure_threads, make_strategy, set_seed, use_xla
+from n2n_tf.runtime import make_strategy, use_xla
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +116,8 @@ def train_teacher(
     """
     if out is not None and Path(out).suffix != ".keras":
         raise ValueError(f"The teacher is saved as a .keras file. Received: out='{out}'")
-    configure_threads(config.runtime.intra_op_threads, config.runtime.inter_op_threads)
-    set_seed(config.runtime.seed)
-    ds = data_lib.from_config(config.data, seed=config.runtime.seed)
+    begin(config)
+    ds = load_data(config)
     info = ds.info
     cfg = config.teacher
     strategy = make_strategy(config.runtime.strategy)
