@@ -162,17 +162,17 @@ def _tied_widths(structure: Structure, factors: dict[int, float], ties) -> dict[
     for group, members in ties.items():
         if group in widths:
             continue
-        fulls = {structure.full_width(g) for g in members if g in structure.members}
-        shrink = len(fulls) == 1 and all(
-            g in structure.members and g not in structure.fixed for g in members
+        owned = [g for g in members if g in structure.members]  # groups with weight layers
+        shrink = (
+            len(owned) == len(members)
+            and not any(g in structure.fixed for g in members)
+            and len({structure.full_width(g) for g in members}) == 1
         )
         k = structure.width(members[0], factors.get(members[0], 1.0)) if shrink else None
         if k is not None and any(k % structure.granularity.get(g, 1) for g in members):
             k = None
-        for g in members:
-            widths[g] = (
-                k if k is not None else structure.full_width(g) if g in structure.members else 0
-            )
+        for g in owned:
+            widths[g] = k if k is not None else structure.full_width(g)
     return widths
 
 

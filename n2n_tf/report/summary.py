@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from n2n_tf.config import SearchConfig
 from n2n_tf.report.reader import RunData
 
 logger = logging.getLogger(__name__)
 
-PAPER_STAGES = ("removal", "shrink")  # runs written before ``search.stages`` existed
+PAPER_STAGES = SearchConfig.stages  # the default; runs written before it existed used it
 
 
 def run_stages(run: RunData) -> tuple[str, ...]:

@@ -364,7 +364,8 @@ def save_plan(run_dir: str | Path, plan: Plan, costs: Costs | None, search_offse
         "costs": None if costs is None else dataclasses.asdict(costs),
         "search_offset_s": search_offset_s,
     }
-    RunStore(run_dir).write_json(RunStore(run_dir).plan, saved)
+    store = RunStore(run_dir)
+    store.write_json(store.plan, saved)
 
 
 def load_plan(run_dir: str | Path) -> tuple[Plan, Costs | None, float] | None:

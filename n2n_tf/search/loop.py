@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from n2n_tf.config import Config
+from n2n_tf.config import Config, SearchConfig
 from n2n_tf.data import Datasets
 from n2n_tf.progress import SILENT, Progress
 from n2n_tf.report.tensorboard import SCALARS, ScalarWriter
@@ -42,7 +42,7 @@ from n2n_tf.search.stages import STAGE_TYPES, RemovalStage, ShrinkStage, Stage, 
 from n2n_tf.types import Architecture
 
 logger = logging.getLogger(__name__)
-STAGES = ("removal", "shrink")  # the paper's stages: the default ``search.stages``
+STAGES = SearchConfig.stages  # the paper's stages: the default ``search.stages``
 
 
 @dataclass
