@@ -203,6 +203,7 @@ def compress(
         progress,
         deadlines=plan.deadlines(start) if plan else None,
         budget_end=budget_end,
+        updates=plan.updates if plan else None,
     )
     state = search.run(resume=resume)
     env = search.env

@@ -35,6 +35,7 @@ class RunData:
         skipped_lines: lines of the JSONL files that could not be read.
         metrics: compress's metrics from ``report.json`` ({} when missing).
         state: ``checkpoint/state.json`` (None when missing).
+        plan: ``plan.json``'s plan (a ``--budget`` or ``--students`` run; None without).
     """
 
     run_dir: Path
@@ -45,6 +46,7 @@ class RunData:
     skipped_lines: int = 0
     metrics: dict = field(default_factory=dict)
     state: dict | None = None
+    plan: dict | None = None
 
     @property
     def complete(self) -> bool:
@@ -55,6 +57,13 @@ class RunData:
         """A value of the run's config, or ``default`` when the run did not write it."""
         value = (self.config.get(section) or {}).get(key)
         return default if value is None else value
+
+    def planned_updates(self, stage: str):
+        """The updates a stage was to run: its plan's, else its config's (None if neither)."""
+        planned = (self.plan or {}).get("updates") or {}
+        if stage in planned:
+            return planned[stage]
+        return self.setting("search", f"{stage}_updates")
 
 
 def _jsonl(path: Path) -> tuple[list[dict], int]:
@@ -117,6 +126,8 @@ def load_run(run_dir: str | Path) -> RunData:
     report = _json(store.report_json) or {}
     run.metrics = {k: v for k, v in report.items() if k != REPORT_KEY}
     run.state = _json(store.state())
+    saved_plan = _json(store.plan) or {}
+    run.plan = saved_plan.get("plan") if isinstance(saved_plan.get("plan"), dict) else None
     return run
 
 

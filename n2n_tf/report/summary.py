@@ -255,9 +255,7 @@ def summarize(run: RunData) -> dict:
         "removed_layers": sorted((arch or {}).get("removed", [])),
         "updates": per_update,
         "updates_done": {stage: len(rows) for stage, rows in per_update.items()},
-        "updates_planned": {
-            stage: run.setting("search", f"{stage}_updates") for stage in run_stages(run)
-        },
+        "updates_planned": {stage: run.planned_updates(stage) for stage in run_stages(run)},
         "history_rows": len(run.history),
         "skipped_lines": run.skipped_lines,
         "best_scored": max(

@@ -10,6 +10,12 @@ fit in the budget; ``Plan.apply`` writes them into the config. While the search
 runs, each stage stops at its own deadline (``Plan.deadlines``) with the best
 student so far, and the fine-tune is cut to the time that is left.
 
+The plan covers the run's stages (``search.stages``), in order: each stage
+class says what share of the teacher's multiply-adds its students have
+(``Stage.mac_share``) and what share of the search's time it gets
+(``Stage.time_share``, weighed against the other stages'), so a new stage is
+planned without a change here.
+
 Cost model (multiply-adds scale the time of a step): a student of share ``f``
 of the teacher's multiply-adds costs ``f * step_s`` per step; Stage-1 students
 keep full widths (``f`` about 0.7), Stage-2 students are narrowed (about 0.35),
@@ -32,12 +38,11 @@ from pathlib import Path
 from n2n_tf.config import Config
 from n2n_tf.progress import Progress
 from n2n_tf.run_store import RunStore
+from n2n_tf.search.stages import STAGE_TYPES, stage_names
 
 logger = logging.getLogger(__name__)
 
-STAGE_SHARE = {"removal": 0.7, "shrink": 0.35}  # multiply-adds of a student vs the teacher
-FINAL_SHARE = 0.35
-REMOVAL_SHARE = 0.4  # of the search's time (and updates) for Stage 1
+FINAL_SHARE = 0.35  # multiply-adds of the final student vs the teacher, until it is known
 EXPORT_S = 60.0  # TFLite float + int8 conversion and parity checks (measured: 20-50 s)
 MARGIN = 0.05  # of the budget, kept free
 MIN_STEPS, MIN_UPDATES = 30, 3  # per scored student; in all
@@ -149,12 +154,16 @@ def measure(teacher, data, config: Config, seconds: float = 8.0, chunk: int = 4)
 
 @dataclass(frozen=True)
 class Plan:
-    """What a budget (and/or a student count) allows; seconds are estimates."""
+    """What a budget (and/or a student count) allows; seconds are estimates.
+
+    ``updates`` and ``shares`` are per stage, in the run's order: REINFORCE
+    updates, and the share of the search's time (they sum to 1).
+    """
 
     budget_s: float | None
     rollouts: int
-    removal_updates: int
-    shrink_updates: int
+    updates: dict
+    shares: dict
     steps: int
     train_fraction: float
     finetune_epochs: int
@@ -166,11 +175,13 @@ class Plan:
     students: int
 
     def apply(self, config: Config) -> Config:
-        """The config with this plan's updates, steps, share and fine-tune epochs."""
+        """The config with this plan's steps, share and fine-tune epochs, and the updates of
+        every stage the config has a ``search.<stage>_updates`` for (``Search`` takes
+        ``updates`` for the others)."""
+        fields = {f.name for f in dataclasses.fields(config.search)}
         search = dataclasses.replace(
             config.search,
-            removal_updates=self.removal_updates,
-            shrink_updates=self.shrink_updates,
+            **{f"{st}_updates": n for st, n in self.updates.items() if f"{st}_updates" in fields},
         )
         distill = dataclasses.replace(
             config.distill,
@@ -180,24 +191,27 @@ class Plan:
         )
         return dataclasses.replace(config, search=search, distill=distill)
 
+    def _ends(self, start: float, length: float) -> dict[str, float]:
+        ends, done = {}, 0.0
+        for stage, share in self.shares.items():
+            done += share
+            ends[stage] = start + length * done
+        return ends
+
     def deadlines(self, start: float) -> dict[str, float]:
         """``perf_counter`` times by which each stage must stop (empty without a budget)."""
         if self.budget_s is None:
             return {}
-        search_end = start + self.cache_s + self.search_s
-        removal_end = start + self.cache_s + self.search_s * REMOVAL_SHARE
-        if self.random_baseline:  # the random search gets the second half of each
-            search_end = start + self.cache_s + self.search_s / 2
-            removal_end = start + self.cache_s + self.search_s * REMOVAL_SHARE / 2
-        return {"removal": removal_end, "shrink": search_end}
+        # The random search gets the second half of the search's time.
+        length = self.search_s / 2 if self.random_baseline else self.search_s
+        return self._ends(start + self.cache_s, length)
 
     def random_deadlines(self, now: float, start: float) -> dict[str, float]:
         """Deadlines of the random search (``random_baseline``), started at ``now``."""
         if self.budget_s is None:
             return {}
         end = start + self.cache_s + self.search_s
-        half = max(0.0, min(self.search_s / 2, end - now))
-        return {"removal": now + half * REMOVAL_SHARE, "shrink": now + half}
+        return self._ends(now, max(0.0, min(self.search_s / 2, end - now)))
 
     def lines(self) -> list[str]:
         """The plan as printed before the search starts."""
@@ -208,11 +222,12 @@ class Plan:
             else f"Plan for {self.students} students:"
         )
         scoring = f"{self.steps} distillation steps" if self.steps else "distill.epochs epoch(s)"
+        stages = " + ".join(f"{n} {stage}" for stage, n in self.updates.items())
         out = [
             head,
-            f"  search: {self.removal_updates} removal + {self.shrink_updates} shrink updates "
-            f"x {self.rollouts} rollouts (up to {self.students} students), {scoring} per "
-            f"student on {self.train_fraction:.0%} of the training split",
+            f"  search: {stages} updates x {self.rollouts} rollouts (up to {self.students} "
+            f"students), {scoring} per student on {self.train_fraction:.0%} of the training "
+            "split",
         ]
         if self.budget_s is not None:
             out += [
@@ -226,6 +241,18 @@ class Plan:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> Plan:
+        """A saved plan (also one from before stages were a list: two update counts)."""
+        saved = dict(saved)
+        if "removal_updates" in saved:
+            saved["updates"] = {
+                "removal": saved.pop("removal_updates"),
+                "shrink": saved.pop("shrink_updates"),
+            }
+            saved["shares"] = {"removal": 0.4, "shrink": 0.6}
+        return cls(**saved)
 
 
 def _minutes(seconds: float | None) -> str:
@@ -241,9 +268,33 @@ def _cache_s(costs: Costs, config: Config, augmented: bool, fraction: float) -> 
     return views * math.ceil(costs.train_batches * fraction) * costs.teacher_s
 
 
-def _update_s(costs: Costs, rollouts: int, steps: int, stage: str, cached: bool) -> float:
-    step = costs.step_s * STAGE_SHARE[stage] + (0.0 if cached else costs.teacher_s / rollouts)
+def _update_s(costs: Costs, rollouts: int, steps: int, mac_share: float, cached: bool) -> float:
+    """Seconds of one update whose students have ``mac_share`` of the teacher's
+    multiply-adds."""
+    step = costs.step_s * mac_share + (0.0 if cached else costs.teacher_s / rollouts)
     return costs.fit_overhead_s + rollouts * steps * step
+
+
+def _stages(config: Config) -> dict:
+    """``{stage: (class, configured updates, share of the search's time)}`` in run order;
+    a stage configured with no updates gets no time."""
+    classes = {name: STAGE_TYPES[name] for name in stage_names(config)}
+    configured = {name: int(cls.planned_updates(config)) for name, cls in classes.items()}
+    weights = {name: cls.time_share if configured[name] else 0.0 for name, cls in classes.items()}
+    total = sum(weights.values()) or 1.0
+    return {name: (classes[name], configured[name], weights[name] / total) for name in classes}
+
+
+def _split(total: int, shares: dict) -> dict:
+    """``total`` updates over the stages by their shares: at least one for each stage with
+    a share, the last of them gets the rest."""
+    named = [st for st, share in shares.items() if share]
+    out = {st: 0 for st in shares}
+    for st in named[:-1]:
+        out[st] = max(1, round(total * shares[st]))
+    if named:
+        out[named[-1]] = max(0, total - sum(out.values()))
+    return out
 
 
 def make_plan(
@@ -255,33 +306,36 @@ def make_plan(
     export: bool = True,
     elapsed_s: float = 0.0,
 ) -> Plan:
-    """Chooses updates, steps per student, training share and fine-tune epochs.
+    """Chooses updates per stage, steps per student, training share and fine-tune epochs.
 
     With a budget: the fine-tune gets up to a quarter of what is left after the
     teacher views and the export (and at most ``distill.finetune_epochs``);
-    the search the rest. Steps per student start at ``distill.steps``
-    (``SCORE_STEPS`` when unset, at most ``distill.epochs`` epochs) and are
-    lowered (not below 30) until each stage gets ``TARGET_UPDATES`` updates;
-    the updates then fill the time, up to the config's counts per stage.
-    With ``students``: that many students (rollouts x updates, 40% in Stage
-    1). ``elapsed_s``: already spent (loading, the teacher check, measuring).
+    the search the rest, shared by the stages by their ``time_share``. Steps
+    per student start at ``distill.steps`` (``SCORE_STEPS`` when unset, at most
+    ``distill.epochs`` epochs) and are lowered (not below 30) until each stage
+    gets ``TARGET_UPDATES`` updates; the updates then fill the time, up to the
+    config's counts per stage. With ``students``: that many students (rollouts
+    x updates, shared the same way). ``elapsed_s``: already spent (loading,
+    the teacher check, measuring).
 
     Raises:
         ValueError: a budget too small for a minimal search.
     """
-    s, d = config.search, config.distill
-    rollouts = s.rollouts
+    d = config.distill
+    rollouts = config.search.rollouts
+    stages = _stages(config)
+    shares = {st: share for st, (_, _, share) in stages.items()}
+    configured = {st: n for st, (_, n, _) in stages.items()}
     cached = d.cache != "off" and (not augmented or d.teacher_views > 0)
     steps = d.steps or min(d.epochs * costs.train_batches, SCORE_STEPS) if costs else d.steps
     if budget_s is None:
         if students is None:
             raise ValueError("Internal error: a plan needs a budget or a student count")
-        updates = max(2, math.ceil(students / rollouts))
-        removal = max(1, round(updates * REMOVAL_SHARE)) if s.removal_updates else 0
+        updates = _split(max(2, math.ceil(students / rollouts)), shares)
         return Plan(
-            None, rollouts, removal, updates - removal, d.steps, d.train_fraction,
-            d.finetune_epochs,
-            0.0, 0.0, 0.0, 0.0, s.random_baseline, updates * rollouts,
+            None, rollouts, updates, shares, d.steps, d.train_fraction, d.finetune_epochs,
+            0.0, 0.0, 0.0, 0.0, config.search.random_baseline,
+            sum(updates.values()) * rollouts,
         )  # fmt: skip
     export_s = EXPORT_S if export else 0.0
     usable = budget_s * (1 - MARGIN) - elapsed_s - export_s
@@ -291,13 +345,7 @@ def make_plan(
     # The fine-tune's teacher views cover the whole split (reserved even if scoring shares them).
     finetune_s += _cache_s(costs, config, augmented, 1.0)
     search_budget = usable - finetune_s
-    runs = 2 if s.random_baseline else 1  # the random search costs as much as the search
-    split = {"removal": REMOVAL_SHARE if s.removal_updates else 0.0}
-    split["shrink"] = (1.0 - split["removal"]) if s.shrink_updates else 0.0
-    if not s.shrink_updates:
-        split["removal"] = 1.0 if s.removal_updates else 0.0
-
-    configured = {"removal": s.removal_updates, "shrink": s.shrink_updates}
+    runs = 2 if config.search.random_baseline else 1  # the random search costs as much
 
     def share_for(steps: int) -> float:
         # Enough images for one pass of ``steps`` batches: no image is seen twice.
@@ -309,27 +357,27 @@ def make_plan(
         fraction = share_for(steps)
         cache = _cache_s(costs, config, augmented, fraction)
         per_run = (search_budget - cache) / runs
-        cost = {st: _update_s(costs, rollouts, steps, st, cached) for st in STAGE_SHARE}
+        cost = {
+            st: _update_s(costs, rollouts, steps, cls.mac_share, cached)
+            for st, (cls, _, _) in stages.items()
+        }
         if students is not None:  # the count is fixed: lower the steps until it fits
             total = max(2, math.ceil(students / rollouts))
-            updates = {st: round(total * split[st]) for st in STAGE_SHARE}
+            updates = {st: round(total * shares[st]) for st in stages}
             enough = sum(updates[st] * cost[st] for st in cost) <= per_run
         else:  # the time is fixed: lower the steps until each stage gets its updates
             updates = {
-                st: min(int(per_run * split[st] // cost[st]), configured[st]) for st in STAGE_SHARE
+                st: min(int(per_run * shares[st] // cost[st]), configured[st]) for st in stages
             }
             enough = all(
-                updates[st] >= min(TARGET_UPDATES, configured[st])
-                for st in STAGE_SHARE
-                if split[st]
+                updates[st] >= min(TARGET_UPDATES, configured[st]) for st in stages if shares[st]
             )
         if enough or steps <= MIN_STEPS:
             break
         steps = max(MIN_STEPS, int(steps * 0.8))
-    removal, shrink = updates["removal"], updates["shrink"]
     fits = sum(updates[st] * cost[st] for st in cost) <= max(per_run, 0.0)
-    wanted = sum(configured[st] for st in STAGE_SHARE if split[st])
-    if removal + shrink < min(MIN_UPDATES, wanted) or not fits:
+    wanted = sum(configured[st] for st in stages if shares[st])
+    if sum(updates.values()) < min(MIN_UPDATES, wanted) or not fits:
         need = elapsed_s + export_s + epoch_final
         need += _cache_s(costs, config, augmented, share_for(MIN_STEPS))
         need += runs * MIN_UPDATES * max(cost.values())
@@ -342,8 +390,8 @@ def make_plan(
     return Plan(
         budget_s,
         rollouts,
-        removal,
-        shrink,
+        updates,
+        shares,
         steps,
         fraction,
         finetune_epochs,
@@ -351,8 +399,8 @@ def make_plan(
         search_budget - cache,
         finetune_s,
         export_s,
-        s.random_baseline,
-        (removal + shrink) * rollouts,
+        config.search.random_baseline,
+        sum(updates.values()) * rollouts,
     )
 
 
@@ -380,7 +428,7 @@ def load_plan(run_dir: str | Path) -> tuple[Plan, Costs | None, float] | None:
     try:
         saved = json.loads(path.read_text())
         costs = None if saved["costs"] is None else Costs(**saved["costs"])
-        return Plan(**saved["plan"]), costs, float(saved["search_offset_s"])
+        return Plan.from_dict(saved["plan"]), costs, float(saved["search_offset_s"])
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(
             f"Cannot resume the run's budget: `{path}` is not a plan n2n-tf wrote "

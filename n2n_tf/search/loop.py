@@ -99,6 +99,8 @@ class Search:
             deadline (a ``--budget``; see ``search.budget``).
         budget_end: ``perf_counter`` time the whole job must end by (shown
             with every update as the budget left).
+        updates: ``{stage: n}``: updates per stage (a budget's plan; default:
+            each stage's ``planned_updates`` from the config).
 
     Besides history and checkpoints, every update writes TensorBoard scalars
     (rewards, baseline, policy entropy, best student, students trained,
@@ -121,6 +123,7 @@ class Search:
         max_students: dict | None = None,
         deadlines: dict | None = None,
         budget_end: float | None = None,
+        updates: dict | None = None,
     ):
         self.config, self.run_dir = config, Path(run_dir)
         self.store = RunStore(self.run_dir)
@@ -131,8 +134,11 @@ class Search:
         keras.utils.set_random_seed(config.runtime.seed)
         self.stage_names = stage_names(config)
         given = dict(zip(self.stage_names, policies or (), strict=False)) if not random else {}
+        planned = dict(updates or {})
         self.stages: dict[str, Stage] = {
-            name: STAGE_TYPES[name](config, random=random, policy=given.get(name))
+            name: STAGE_TYPES[name](
+                config, random=random, policy=given.get(name), updates=planned.get(name)
+            )
             for name in self.stage_names
         }
         for stage in self.stages.values():
@@ -488,6 +494,7 @@ def random_search(
         max_students=caps,
         deadlines=deadlines,
         budget_end=search.budget_end,
+        updates={name: stage.updates for name, stage in search.stages.items()},
     )
     resume = resume and (other.checkpoint_dir / "state.json").is_file()
     other.run(resume=resume)

@@ -30,15 +30,23 @@ class Stage:
         random: random search: the stage's policy is a ``RandomPolicy``.
         policy: a policy object to train instead of a new one (reused across
             searches to reuse its traced functions).
+        updates: the updates to run (a budget's plan; default: ``planned_updates``).
+
+    Class attributes (what a budget plans with, ``search.budget``): ``mac_share``,
+    the share of the teacher's multiply-adds a student of this stage has, and
+    ``time_share``, the weight of this stage in the search's time (the stages'
+    weights are normalised).
     """
 
     name = ""
+    mac_share = 0.5
+    time_share = 1.0
 
-    def __init__(self, config: Config, random: bool = False, policy=None):
+    def __init__(self, config: Config, random: bool = False, policy=None, updates=None):
         self.config, self.random = config, random
         self.policy = policy if policy is not None else self.make_policy(config, random)
         self.optimizer = None
-        self.updates = self.planned_updates(config)
+        self.updates = int(self.planned_updates(config) if updates is None else updates)
 
     # -- what a new stage defines
     def make_policy(self, config: Config, random: bool):
@@ -49,9 +57,10 @@ class Stage:
         """The Adam learning rate of the stage's policy."""
         raise NotImplementedError
 
-    def planned_updates(self, config: Config) -> int:
-        """REINFORCE updates the stage runs (``search.<name>_updates``)."""
-        return int(getattr(config.search, f"{self.name}_updates"))
+    @classmethod
+    def planned_updates(cls, config: Config) -> int:
+        """REINFORCE updates the stage runs without a plan (``search.<name>_updates``)."""
+        return int(getattr(config.search, f"{cls.name}_updates"))
 
     def layers(self, layers: list[LayerSpec], parent: Architecture):
         """The layers the policy reads and which of them it may change."""
@@ -83,6 +92,8 @@ class RemovalStage(Stage):
     """Stage 1: keep (1) / remove (0) per layer of the teacher."""
 
     name = "removal"
+    mac_share = 0.7  # full widths, a few layers removed
+    time_share = 0.4
 
     def make_policy(self, config, random):
         s = config.search
@@ -107,10 +118,12 @@ class ShrinkStage(Stage):
     """Stage 2: a width factor (an index into ``search.factors``) per layer the parent kept."""
 
     name = "shrink"
+    mac_share = 0.35  # narrowed
+    time_share = 0.6
 
-    def __init__(self, config: Config, random: bool = False, policy=None):
+    def __init__(self, config: Config, random: bool = False, policy=None, updates=None):
         self.factors = tuple(config.search.factors)
-        super().__init__(config, random, policy)
+        super().__init__(config, random, policy, updates)
 
     def make_policy(self, config, random):
         s = config.search

@@ -156,8 +156,8 @@ def test_a_budget_prints_its_plan_and_the_job_keeps_to_it(tmp_path):
     assert report["plan"]["budget_s"] == 75
     assert report["job_seconds"] <= 75
     config = (out / "config.yaml").read_text()
-    assert f"removal_updates: {report['plan']['removal_updates']}" in config
-    assert report["search"]["updates"]["removal"] <= report["plan"]["removal_updates"]
+    assert f"removal_updates: {report['plan']['updates']['removal']}" in config
+    assert report["search"]["updates"]["removal"] <= report["plan"]["updates"]["removal"]
 
 
 def test_a_budgeted_run_resumes_with_the_budget_it_had_left(tmp_path):

@@ -21,6 +21,7 @@ from n2n_tf.search.budget import (
     save_plan,
 )
 from n2n_tf.search.loop import Search
+from n2n_tf.search.stages import STAGE_TYPES
 from n2n_tf.search.synthetic import SyntheticEnvironment
 
 # Costs of the size measured for a CIFAR-10 ResNet-20 on a 2-core CPU (seconds).
@@ -46,8 +47,8 @@ def planned_seconds(plan, costs, config, augmented=True) -> float:
     """What the plan's own cost model says the job takes (search at full rollouts)."""
     cached = True
     search = sum(
-        n * _update_s(costs, plan.rollouts, plan.steps, stage, cached)
-        for stage, n in (("removal", plan.removal_updates), ("shrink", plan.shrink_updates))
+        n * _update_s(costs, plan.rollouts, plan.steps, STAGE_TYPES[stage].mac_share, cached)
+        for stage, n in plan.updates.items()
     )
     search *= 2 if plan.random_baseline else 1
     return plan.cache_s + search + plan.finetune_s + plan.export_s
@@ -66,11 +67,13 @@ def test_a_plan_fits_its_budget(budget, slower):
     seconds = parse_duration(budget)
     plan = make_plan(config, costs, augmented=True, budget_s=seconds, elapsed_s=30)
     assert planned_seconds(plan, costs, config) <= seconds * (1 - MARGIN) - 30 + 1e-6
-    assert plan.steps >= MIN_STEPS and plan.removal_updates >= 1 and plan.shrink_updates >= 1
+    assert plan.steps >= MIN_STEPS and min(plan.updates.values()) >= 1
+    assert list(plan.updates) == ["removal", "shrink"]
     assert 0 < plan.train_fraction <= 1 and plan.finetune_epochs >= 1
     assert plan.cache_s == pytest.approx(_cache_s(costs, config, True, plan.train_fraction))
     applied = plan.apply(config)
-    assert applied.search.removal_updates == plan.removal_updates
+    assert applied.search.removal_updates == plan.updates["removal"]
+    assert applied.search.shrink_updates == plan.updates["shrink"]
     assert applied.distill.steps == plan.steps
     assert applied.distill.train_fraction == plan.train_fraction
     lines = "\n".join(plan.lines())
@@ -96,7 +99,42 @@ def test_a_random_baseline_halves_the_search_time():
 def test_a_config_asking_for_fewer_updates_than_the_minimum_gets_them():
     config = load_config(None, ["search.removal_updates=1", "search.shrink_updates=1"])
     plan = make_plan(config, RESNET20_CPU, True, budget_s=3600)
-    assert (plan.removal_updates, plan.shrink_updates) == (1, 1)
+    assert plan.updates == {"removal": 1, "shrink": 1}
+
+
+def test_a_budget_plans_every_stage_of_the_list_by_its_shares(tmp_path):
+    import toy_stage  # noqa: F401 - registers ``uniform_width`` (2 updates, default shares)
+
+    config = load_config(
+        None, ["search.stages=[removal,uniform_width,shrink]", "search.random_baseline=false"]
+    )
+    plan = make_plan(config, RESNET20_CPU, True, budget_s=3600)
+    assert list(plan.updates) == ["removal", "uniform_width", "shrink"]
+    assert plan.updates["uniform_width"] == 2  # capped by what the stage asks for
+    assert sum(plan.shares.values()) == pytest.approx(1.0)
+    weights = {"removal": 0.4, "uniform_width": 1.0, "shrink": 0.6}
+    assert plan.shares["uniform_width"] == pytest.approx(1.0 / sum(weights.values()))
+    assert planned_seconds(plan, RESNET20_CPU, config) <= 3600 * (1 - MARGIN) + 1e-6
+    ends = plan.deadlines(0.0)
+    assert list(ends) == list(plan.updates) and ends["removal"] < ends["uniform_width"]
+    assert ends["shrink"] == pytest.approx(plan.cache_s + plan.search_s)
+    # The search runs the planned updates, also for a stage the config has no field for.
+    env = SyntheticEnvironment(graph.inspect(models.build("lenet5", (8, 8, 1), 10)), (0.5,), 0)
+    small = {"removal": 1, "uniform_width": 1, "shrink": 1}
+    search = Search(None, None, config, tmp_path, env=env, updates=small)
+    assert {name: stage.updates for name, stage in search.stages.items()} == small
+
+
+def test_a_plan_saved_before_stages_were_a_list_still_resumes(tmp_path):
+    config = load_config(None, [])
+    plan = make_plan(config, RESNET20_CPU, augmented=True, budget_s=1800)
+    old = plan.to_dict()
+    updates = old.pop("updates")
+    old.pop("shares")
+    old |= {"removal_updates": updates["removal"], "shrink_updates": updates["shrink"]}
+    saved = {"plan": old, "costs": None, "search_offset_s": 3.0}
+    (tmp_path / "plan.json").write_text(json.dumps(saved))
+    assert load_plan(tmp_path)[0] == plan
 
 
 def test_a_plan_is_kept_for_resume_and_a_corrupt_one_is_refused(tmp_path):
@@ -121,8 +159,8 @@ def test_a_budget_too_small_says_what_it_needs():
 def test_a_student_count_sets_the_updates():
     config = load_config(None, ["search.rollouts=5", "distill.steps=50"])
     plan = make_plan(config, None, True, students=40)
-    assert plan.removal_updates + plan.shrink_updates == 8
-    assert plan.removal_updates == round(8 * 0.4) and plan.steps == 50
+    assert plan.updates == {"removal": round(8 * 0.4), "shrink": 8 - round(8 * 0.4)}
+    assert plan.steps == 50
     assert plan.deadlines(0.0) == {}
     assert "50 distillation steps per student" in "\n".join(plan.lines())
     epochs = make_plan(load_config(None, ["search.rollouts=5"]), None, True, students=40)

@@ -22,7 +22,8 @@ class UniformWidthStage(Stage):
     def learning_rate(self, config):
         return config.search.shrink_lr
 
-    def planned_updates(self, config):
+    @classmethod
+    def planned_updates(cls, config):
         return 2
 
     def layers(self, layers, parent):
