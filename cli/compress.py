@@ -96,6 +96,13 @@ def _summary(metrics: dict) -> str:
 @click.option(
     "--students", type=int, default=None, help="Students to score in the search (a plan)."
 )
+@click.option(
+    "--method",
+    default=None,
+    help="How the student is found: n2n (the policy search, default), random (random "
+    "search over the same stages), l1 (L1-norm uniform-ratio pruning at --max-params, "
+    "else at search.width), uniform (those widths from scratch).",
+)
 @click.option("--unsafe", is_flag=True, help="Allow teacher files that store Python code.")
 @click.option("--no-export", is_flag=True, help="Skip exporting the final student.")
 @preprocess_option
@@ -120,6 +127,7 @@ def compress(
     max_tflite_bytes,
     budget,
     students,
+    method,
     unsafe,
     no_export,
     preprocess,
@@ -132,8 +140,7 @@ def compress(
     overrides,
 ):
     """Search a small student of TEACHER by RL, fine-tune it and print a summary."""
-    from n2n_tf.config import load_config
-    from n2n_tf.io import FORMATS
+    from n2n_tf.jobs import EXPORT_FORMATS, load_config
     from n2n_tf.jobs.compress import compress as run
     from n2n_tf.jobs.compress import cpu_plan
 
@@ -156,6 +163,7 @@ def compress(
             "teacher.min_accuracy": min_teacher_accuracy,
             "search.budget": budget,
             "search.students": students,
+            "search.method": method,
         }
     )
     config = load_config(config_path, [*flags, *overrides])
@@ -171,7 +179,7 @@ def compress(
             shrink_policy=shrink_policy,
             resume=bool(resume_dir),
             safe_mode=not unsafe,
-            formats=() if no_export else FORMATS,
+            formats=() if no_export else EXPORT_FORMATS,
             progress=progress,
             force=force,
             architecture=architecture,

@@ -63,7 +63,7 @@ def distill(
             "teacher.min_accuracy": min_teacher_accuracy,
         }
     )
-    from n2n_tf.config import load_config
+    from n2n_tf.jobs import load_config
 
     config = load_config(config_path, [*flags, *overrides])
     with live_progress(quiet) as progress:

@@ -14,7 +14,7 @@ from n2n_tf.cli.options import (
     raw_inputs_option,
     set_option,
 )
-from n2n_tf.types import EXPORT_FORMATS
+from n2n_tf.jobs import EXPORT_FORMATS
 
 
 def format_report(report: dict) -> str:

@@ -66,7 +66,7 @@ def inspect(teacher, dataset, as_json, unsafe, preprocess, architecture, config_
     TEACHER is a .keras / .h5 file, a SavedModel directory or zoo:NAME (built for
     32x32x3 images and 10 classes when no --dataset is given).
     """
-    from n2n_tf.config import load_config
+    from n2n_tf.jobs import load_config
     from n2n_tf.jobs.inspect import inspect_teacher
 
     config = load_config(config_path, list(overrides))

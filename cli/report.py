@@ -9,8 +9,8 @@ import click
 @click.argument("run_dir", type=click.Path(file_okay=False))
 def report(run_dir):
     """Write RUN_DIR/report.{md,html,json} with plots (also for a running or killed run)."""
-    from n2n_tf.report import write_report
+    from n2n_tf.jobs.report import report as run
 
-    paths = write_report(run_dir)
+    paths = run(run_dir).paths
     for kind in ("html", "md", "json"):
         click.echo(f"{kind:<5}{paths[kind]}")

@@ -31,7 +31,7 @@ def train_teacher(
     arch, dataset, epochs, width, batch_size, lr, data_dir, seed, out, quiet, config_path, overrides
 ):
     """Train a teacher from the zoo and print its validation and test accuracy."""
-    from n2n_tf.config import load_config
+    from n2n_tf.jobs import load_config
     from n2n_tf.jobs.train_teacher import train_teacher as run
 
     flags = flag_overrides(

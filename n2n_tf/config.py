@@ -177,9 +177,16 @@ class SearchConfig:
     scored students instead of ``removal_updates``/``shrink_updates``.
     ``stages``: the stages run in order (``search.stages.STAGE_TYPES``; the
     paper's two by default), each starting from the best of the one before.
+    ``method``: how the student is found (``search.baselines.method_names``):
+    ``n2n`` (the policy search), ``random`` (random search over the same
+    stages), or a baseline without a search (``l1``: L1-norm uniform-ratio
+    pruning; ``uniform``: the same widths from scratch) at ``max_params``
+    when set, else at ``width`` of every layer.
     """
 
     stages: tuple[str, ...] = ("removal", "shrink")
+    method: str = "n2n"
+    width: float = field(default=0.5, metadata=_rng(0.01, 1.0))
     rollouts: int = field(default=5, metadata=_rng(1, 1000))
     removal_updates: int = field(default=100, metadata=_rng(0, 100000))
     shrink_updates: int = field(default=100, metadata=_rng(0, 100000))

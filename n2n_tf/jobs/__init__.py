@@ -1,6 +1,32 @@
-"""User-facing jobs and the preamble they share (teacher loaded, fitted to the data,
-preprocessing chosen, teacher checked)."""
+"""User-facing jobs, over the preamble they share (``jobs.preamble``: threads and seeds,
+data, the teacher fitted to the data, preprocessing chosen, the teacher checked).
 
-from n2n_tf.jobs.preamble import Prepared, TeacherCheck, prepare, teacher_floor
+One module per job: ``compress``, ``distill``, ``export``, ``inspect``,
+``train_teacher``, ``report``. The CLI parses options into a config (``load_config``),
+calls one job and prints its result; it imports nothing else of the library. Names
+are imported lazily so that ``n2n-tf --help`` stays fast.
+"""
 
-__all__ = ["Prepared", "TeacherCheck", "prepare", "teacher_floor"]
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "load_config": "n2n_tf.config",
+    "EXPORT_FORMATS": "n2n_tf.types",
+    "METHOD_NAMES": ("n2n_tf.search.baselines", "method_names"),
+    "Prepared": "n2n_tf.jobs.preamble",
+    "TeacherCheck": "n2n_tf.jobs.preamble",
+    "prepare": "n2n_tf.jobs.preamble",
+    "teacher_floor": "n2n_tf.jobs.preamble",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'n2n_tf.jobs' has no attribute {name!r}")
+    module, attr = target if isinstance(target, tuple) else (target, name)
+    return getattr(importlib.import_module(module), attr)

@@ -17,8 +17,10 @@ from n2n_tf.data import Datasets
 from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
 from n2n_tf.io.export import representative
 from n2n_tf.jobs.preamble import begin, load_data, prepare
+from n2n_tf.progress import SILENT
 from n2n_tf.run_store import RunStore
 from n2n_tf.runtime import resolve_device_defaults
+from n2n_tf.search.baselines import METHODS, SEARCHES, check_method
 from n2n_tf.search.budget import (
     MARGIN,
     finetune_epochs,
@@ -28,8 +30,11 @@ from n2n_tf.search.budget import (
     parse_duration,
     save_plan,
 )
+from n2n_tf.search.environment import Environment
+from n2n_tf.search.finetune import finetune_and_measure
 from n2n_tf.search.loop import Best, Search, random_search, saved_budget_left
-from n2n_tf.search.reward import compression, reward
+from n2n_tf.search.reward import compression
+from n2n_tf.types import Architecture
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +122,7 @@ def compress(
     architecture: str | None = None,
     bake_preprocessing: bool = True,
     progress=None,
+    method: str | None = None,
 ) -> CompressionResult:
     """Finds, fine-tunes and saves a small student of ``teacher`` (N2N learning).
 
@@ -140,6 +146,9 @@ def compress(
             layers and take raw pixels (0..255).
         progress: a ``n2n_tf.progress.Progress`` told about every training pass
             and policy update (the CLI draws it; default: silent).
+        method: how the student is found (default: the config's ``search.method``,
+            ``n2n``): ``n2n``, ``random``, or a baseline such as ``l1``
+            (``search.baselines.method_names``).
 
     Returns:
         A ``CompressionResult``.
@@ -148,6 +157,11 @@ def compress(
         >>> result = n2n_tf.compress(teacher, "mnist5k", n2n_tf.load_config("configs/demo.yaml"))
     """
     job_start = time.perf_counter()  # a --budget counts from here
+    if method is not None:
+        config = dataclasses.replace(
+            config, search=dataclasses.replace(config.search, method=method)
+        )
+    check_method(config.search.method)
     run_dir = Path(out)
     store = RunStore(run_dir)
     teacher_arg = teacher
@@ -192,38 +206,27 @@ def compress(
     elif plan is not None and not resume:
         save_plan(run_dir, plan, costs, start - job_start)
     budget_end = None if plan is None or plan.budget_s is None else job_start + plan.budget_s
-    search = Search(
-        teacher,
-        data,
-        config,
-        run_dir,
-        removal_policy,
-        shrink_policy,
-        on_update,
-        progress,
-        deadlines=plan.deadlines(start) if plan else None,
-        budget_end=budget_end,
-        updates=plan.updates if plan else None,
-    )
-    state = search.run(resume=resume)
-    env = search.env
-    arch, best_score = search.best()
-    if best_score is None:  # never fine-tune and export the teacher as "the student"
-        raise ValueError(env.no_valid_student())
-    for name, stage in search.stages.items():
-        if stage.trainable:
-            stage.policy.save_policy(store.policy(name))
-
-    trained = env.trained
-    random = None
-    if config.search.random_baseline:
-        deadlines = plan.random_deadlines(time.perf_counter(), start) if plan else None
-        random = random_search(search, resume=resume, deadlines=deadlines)
-    stage1 = Best(**state.best[search.stage_names[0]])
-    student = env.build(arch)
+    if config.search.method in SEARCHES:
+        found = _search(
+            teacher,
+            data,
+            config,
+            run_dir,
+            (removal_policy, shrink_policy),
+            on_update,
+            progress,
+            plan,
+            start,
+            budget_end,
+            resume,
+        )
+    else:
+        found = _baseline(teacher, data, config)
+    env, arch = found.env, found.arch
+    student = env.build(arch, inherit=found.inherit)
     with store.atomic(store.best_student) as tmp:
         student.save(tmp)
-    env.trainer.progress = search.progress.labelled("fine-tune")
+    env.trainer.progress = (progress or SILENT).labelled("fine-tune")
     epochs, deadline = config.distill.finetune_epochs, None
     if budget_end is not None:
         deadline = budget_end - plan.budget_s * MARGIN - plan.export_s
@@ -231,11 +234,10 @@ def compress(
         epoch_s = costs.train_batches * costs.step_s * share + costs.fit_overhead_s
         epochs = finetune_epochs(epochs, deadline - time.perf_counter(), epoch_s)
         logger.info("Fine-tuning for %d epoch(s) within the budget", epochs)
-    # steps=0: whole epochs (distill.steps is the scoring budget of one student).
-    finetune = env.trainer.fit([student], data, epochs=epochs, steps=0, deadline=deadline)[0]
-    if finetune.failed:
-        raise ValueError(f"Fine-tuning the best student failed: {finetune.reason}")
-    teacher_test, student_test = env.trainer.evaluate([teacher, student], data.test)
+    (final,) = finetune_and_measure(env, [student], data, epochs, deadline=deadline)
+    if final.failed:
+        raise ValueError(f"Fine-tuning the best student failed: {final.reason}")
+    (teacher_test,) = env.trainer.evaluate([teacher], data.test)
     with store.atomic(store.final_student) as tmp:
         student.save(tmp)
     exported = None
@@ -248,10 +250,8 @@ def compress(
             validation=data.raw_batches("val") if bake_preprocessing else data.val,
             preprocessing=data.preprocessing if bake_preprocessing else None,
         )
-    params = graph.count_params(student)
-    flops = graph.count_flops(student)
-    c = compression(params, env.teacher_params)
     metrics = {
+        "method": config.search.method,
         "teacher": {
             "params": env.teacher_params,
             "flops": env.spec.flops,
@@ -259,29 +259,18 @@ def compress(
             "test_accuracy": teacher_test,
         },
         "student": {
-            "params": params,
-            "flops": flops,
-            "val_accuracy": finetune.val_accuracy,
-            "test_accuracy": student_test,
+            "params": final.params,
+            "flops": final.flops,
+            "val_accuracy": final.val_accuracy,
+            "test_accuracy": final.test_accuracy,
             "architecture": arch.to_dict(),
-            "search_val_accuracy": (best_score or {}).get("val_accuracy"),
+            "search_val_accuracy": (found.score or {}).get("val_accuracy"),
         },
-        "stage1": None
-        if stage1.score is None
-        else {
-            "params": stage1.score["params"],
-            "search_val_accuracy": stage1.score["val_accuracy"],
-            "architecture": stage1.arch,
-        },
-        "compression": c,
-        "compression_ratio": env.teacher_params / max(params, 1),
-        "reward": reward(params, env.teacher_params, finetune.val_accuracy, env.teacher_accuracy),
-        "search_reward": (best_score or {}).get("reward"),
-        # The rewards each policy learned from: Stage 2's are against its parent.
-        "stages": {s: _fifths(state.rewards[s]) for s in search.stage_names},
-        "search": search.summary(),
-        "students_trained": trained,
-        "random_baseline": random,
+        **found.metrics,
+        "compression": compression(final.params, env.teacher_params),
+        "compression_ratio": env.teacher_params / max(final.params, 1),
+        "reward": final.reward,
+        "search_reward": (found.score or {}).get("reward"),
         "export": exported,
         "preprocess": config.data.preprocess,
         "teacher_check": prepared.check.to_dict(),
@@ -293,6 +282,92 @@ def compress(
     logger.info("Report written to %s", store.report_json)
     _write_report(run_dir, metrics)
     return CompressionResult(student, metrics, run_dir)
+
+
+@dataclass
+class _Found:
+    """The student a method found, before its fine-tune."""
+
+    env: Environment
+    arch: Architecture
+    score: dict | None  # its search score (None without a search)
+    inherit: bool
+    metrics: dict  # what the report says about how it was found
+
+
+def _search(
+    teacher, data, config, run_dir, start_from, on_update, progress, plan, start, budget_end, resume
+) -> _Found:
+    """``n2n`` (the policy search over ``search.stages``) or ``random`` (random search
+    over the same stages), then the random search at equal cost when asked for."""
+    random = config.search.method == "random"
+    removal_policy, shrink_policy = start_from
+    search = Search(
+        teacher,
+        data,
+        config,
+        run_dir,
+        removal_policy,
+        shrink_policy,
+        on_update,
+        progress,
+        random=random,
+        deadlines=plan.deadlines(start) if plan else None,
+        budget_end=budget_end,
+        updates=plan.updates if plan else None,
+    )
+    state = search.run(resume=resume)
+    env = search.env
+    arch, best_score = search.best()
+    if best_score is None:  # never fine-tune and export the teacher as "the student"
+        raise ValueError(env.no_valid_student())
+    store = RunStore(run_dir)
+    for name, stage in search.stages.items():
+        if stage.trainable:
+            stage.policy.save_policy(store.policy(name))
+    trained = env.trained
+    baseline = None
+    if config.search.random_baseline and not random:
+        deadlines = plan.random_deadlines(time.perf_counter(), start) if plan else None
+        baseline = random_search(search, resume=resume, deadlines=deadlines)
+    stage1 = Best(**state.best[search.stage_names[0]])
+    metrics = {
+        "stage1": None
+        if stage1.score is None
+        else {
+            "params": stage1.score["params"],
+            "search_val_accuracy": stage1.score["val_accuracy"],
+            "architecture": stage1.arch,
+        },
+        # The rewards each policy learned from: Stage 2's are against its parent.
+        "stages": {s: _fifths(state.rewards[s]) for s in search.stage_names},
+        "search": search.summary(),
+        "students_trained": trained,
+        "random_baseline": baseline,
+    }
+    return _Found(env, arch, best_score, config.search.inherit, metrics)
+
+
+def _baseline(teacher, data, config) -> _Found:
+    """A method without a search (``search.baselines.METHODS``): its student at
+    ``search.max_params`` or ``search.width``."""
+    method = METHODS[config.search.method]
+    env = Environment(teacher, data, config)
+    arch = method.student(teacher, env.spec, config, **env.options)
+    logger.info(
+        "%s: %s layers narrowed, %s removed (no search)",
+        config.search.method,
+        len(arch.factors),
+        len(arch.removed),
+    )
+    metrics = {
+        "stage1": None,
+        "stages": {},
+        "search": None,
+        "students_trained": 0,
+        "random_baseline": None,
+    }
+    return _Found(env, arch, None, method.inherit, metrics)
 
 
 def _resumed_plan(run_dir: Path, job_start: float):

@@ -9,7 +9,8 @@ A method turns a teacher and a size (a width factor, or a parameter count to
 match) into an ``Architecture`` and says whether the student inherits the
 teacher's weights. Adding one is a ``Method`` subclass plus ``register_method``.
 Random search at equal cost is the search loop itself with ``RandomPolicy``
-(``search.loop.random_search``).
+(``search.loop.random_search``). ``method_names`` lists what ``search.method``
+(``n2n-tf compress --method``) can be: the two searches and every method here.
 """
 
 from __future__ import annotations
@@ -70,6 +71,13 @@ class Method:
             teacher, spec, matching_factor(teacher, spec, target_params, **options)
         )
 
+    def student(self, teacher, spec: ModelSpec, config, **options) -> Architecture:
+        """The student a run's config asks for: at ``search.max_params`` when set, else at
+        ``search.width``."""
+        if config.search.max_params:
+            return self.at_size(teacher, spec, int(config.search.max_params), **options)
+        return self.architecture(teacher, spec, config.search.width)
+
 
 class L1Pruning(Method):
     """L1-norm uniform-ratio pruning: the largest filters of every layer, inherited."""
@@ -106,13 +114,38 @@ def register_method(method: Method) -> Method:
 register_method(L1Pruning())
 register_method(UniformFromScratch())
 
+SEARCHES = ("n2n", "random")
+"""The methods that search (``search.stages`` with a policy, or random samples)."""
+
+
+def method_names() -> tuple[str, ...]:
+    """What ``search.method`` may name: the searches, then the registered methods."""
+    return (*SEARCHES, *METHODS)
+
+
+def check_method(name: str) -> str:
+    """``name`` when ``search.method`` may name it.
+
+    Raises:
+        ValueError: one line naming the known methods.
+    """
+    if name not in method_names():
+        raise ValueError(
+            f"search.method must be one of: {', '.join(method_names())}. "
+            f"Received: search.method={name!r}"
+        )
+    return name
+
 
 __all__ = [
     "METHODS",
+    "SEARCHES",
     "L1Pruning",
     "Method",
     "UniformFromScratch",
+    "check_method",
     "matching_factor",
+    "method_names",
     "register_method",
     "uniform_architecture",
 ]

@@ -119,8 +119,11 @@ class Environment:
         other.cache, other.trained = {}, 0
         return other
 
-    def build(self, arch: Architecture) -> keras.Model:
-        return graph.rebuild(self.teacher, arch, inherit=self.config.search.inherit, **self.options)
+    def build(self, arch: Architecture, inherit: bool | None = None) -> keras.Model:
+        """The student ``arch`` describes, with the teacher's weights unless ``inherit`` is
+        False (default: ``search.inherit``)."""
+        inherit = self.config.search.inherit if inherit is None else inherit
+        return graph.rebuild(self.teacher, arch, inherit=inherit, **self.options)
 
     def build_for_scoring(self, arch: Architecture) -> keras.Model:
         """``build``, with BatchNorm momentum at most ``distill.score_bn_momentum``.

@@ -8,12 +8,12 @@ import pytest
 from n2n_tf import graph, models
 from n2n_tf.search.baselines import (
     METHODS,
-    Method,
+    check_method,
     matching_factor,
+    method_names,
     register_method,
     uniform_architecture,
 )
-from n2n_tf.types import Architecture
 
 
 @pytest.fixture(scope="module")
@@ -52,20 +52,61 @@ def test_l1_inherits_the_largest_filters_and_uniform_starts_fresh(teacher):
 
 
 def test_a_method_registered_from_outside_is_found_by_name(teacher):
-    class HalfTheLayers(Method):
-        """Only the first half of the shrinkable layers narrowed."""
+    import toy_method  # noqa: F401 - registers ``half_the_layers``
 
-        name = "half_the_layers"
-
-        def architecture(self, teacher, spec, factor):
-            names = [x.name for x in spec.layers if x.shrinkable]
-            return Architecture(factors={n: factor for n in names[: len(names) // 2]})
-
-    register_method(HalfTheLayers())
     spec = graph.inspect(teacher)
     arch = METHODS["half_the_layers"].at_size(teacher, spec, int(spec.params * 0.7))
     assert 0 < len(arch.factors) < len([x for x in spec.layers if x.shrinkable])
     assert graph.estimate(teacher, arch)[0] < spec.params
+    assert "half_the_layers" in method_names() and method_names()[:2] == ("n2n", "random")
     with pytest.raises(ValueError, match="Method with a name"):
         register_method(object())
-    del METHODS["half_the_layers"]
+
+
+def test_an_unknown_method_is_refused_in_one_line_naming_the_known_ones():
+    with pytest.raises(ValueError, match="search.method must be one of: n2n, random, l1") as err:
+        check_method("magic")
+    assert "\n" not in str(err.value) and "Received: search.method='magic'" in str(err.value)
+
+
+@pytest.mark.parametrize("method", ["l1", "half_the_layers", "random"])
+def test_a_method_runs_through_the_compress_job(tmp_path, method):
+    import json
+
+    import toy_method  # noqa: F401
+
+    from n2n_tf import data
+    from n2n_tf.config import load_config
+    from n2n_tf.jobs.compress import compress
+
+    keras.utils.set_random_seed(0)
+    sets = ["data.batch_size=128", "distill.epochs=1", "distill.finetune_epochs=1"]
+    sets += ["search.rollouts=2", "search.removal_updates=1", "search.shrink_updates=1"]
+    config = load_config(None, [*sets, "search.hidden=8", "search.width=0.5"])
+    ds = data.load("digits", batch_size=128)
+    teacher = models.build("lenet5", (8, 8, 1), 10)
+    teacher_params = graph.count_params(teacher)
+    max_params = int(teacher_params * 0.3)
+    config = (
+        load_config(None, [*sets, f"search.max_params={max_params}"]) if method == "l1" else config
+    )
+    result = compress(teacher, ds, config, out=tmp_path, formats=(), force=True, method=method)
+    m = result.metrics
+    assert m["method"] == method and m["student"]["params"] < teacher_params
+    assert m["student"]["test_accuracy"] is not None
+    assert (tmp_path / "final" / "student.keras").is_file()
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["method"] == method
+    if method == "random":  # the search loop with random policies: its samples are kept
+        assert (tmp_path / "random.jsonl").is_file() and m["students_trained"] > 0
+        assert not (tmp_path / "policies").exists()
+        return
+    assert m["search"] is None and m["students_trained"] == 0  # no search, no scored students
+    assert not (tmp_path / "history.jsonl").exists()
+    if method == "l1":  # L1 at --max-params: the uniform width nearest that size
+        assert abs(m["student"]["params"] - max_params) / max_params < 0.15
+        assert len(set(m["student"]["architecture"]["factors"].values())) == 1
+    else:
+        narrowed = m["student"]["architecture"]["factors"]
+        assert set(narrowed.values()) == {0.5} and len(narrowed) >= 1
+    assert (tmp_path / "report.md").is_file()

@@ -70,3 +70,8 @@ def test_only_the_groups_verbose_flag_turns_native_logs_back_on():
     assert _verbose(["--verbose", "compress"]) and _verbose(["-v", "export", "m.keras"])
     assert not _verbose(["compress", "--teacher", "t.keras"])
     assert not _verbose(["compress", "-v"])  # after the command's name: not the group's
+
+
+def test_compress_method_becomes_the_config_value(stub_compress):
+    assert invoke("compress", "--teacher", "t.keras", "--method", "l1").exit_code == 0
+    assert stub_compress[0].config.search.method == "l1"
