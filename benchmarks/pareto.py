@@ -329,11 +329,13 @@ def latency_ms(model, x, runs: int) -> float | None:
 
 
 def finetune(env, data, teacher, rows, args, results, phases, teacher_row) -> None:
-    """Fine-tunes, evaluates and times ``rows`` (``--finetune-group`` students per ``fit``)."""
+    """Fine-tunes, evaluates and times ``rows`` (``--finetune-group`` students per ``fit``)
+    with the library's ``finetune_and_measure``, as the compress job does its student."""
     import keras
     import numpy as np
 
     from n2n_tf import graph
+    from n2n_tf.search.finetune import finetune_and_measure
     from n2n_tf.search.reward import reward
     from n2n_tf.types import Architecture
 
@@ -348,41 +350,31 @@ def finetune(env, data, teacher, rows, args, results, phases, teacher_row) -> No
             students.append(graph.rebuild(teacher, arch, inherit=row["inherit"], **env.options))
         labels = ", ".join(r["key"] for r in group)
         with phases("finetune"):
-            t0 = time.perf_counter()
-            # steps=0: whole epochs (distill.steps is the scoring budget), as compress does.
-            fits = env.trainer.fit(students, data, epochs=epochs, steps=0, seed=SCORE_SEED)
-            seconds = time.perf_counter() - t0
-        with phases("evaluate"):
-            ok = [i for i, f in enumerate(fits) if not f.failed]
-            tests = env.trainer.evaluate([students[i] for i in ok], data.test)
-            test_of = dict(zip(ok, tests, strict=True))
-        for i, (row, student, fit) in enumerate(zip(group, students, fits, strict=True)):
-            if fit.failed:
-                row.update(status="failed", reason=fit.reason)
+            measured = finetune_and_measure(env, students, data, epochs, seed=SCORE_SEED)
+        for row, student, m in zip(group, students, measured, strict=True):
+            if m.failed:
+                row.update(status="failed", reason=m.reason)
                 results.put(row)
                 continue
-            params = graph.count_params(student)
             with phases("latency"):
                 lat = latency_ms(student, x, args.latency_runs)
             row.update(
                 status="done",
-                params=params,
-                flops=graph.count_flops(student),
-                val_accuracy=fit.val_accuracy,
-                test_accuracy=test_of[i],
+                params=m.params,
+                flops=m.flops,
+                val_accuracy=m.val_accuracy,
+                test_accuracy=m.test_accuracy,
                 latency_ms=lat,
-                reward=reward(
-                    params, teacher_row["params"], fit.val_accuracy, env.teacher_accuracy
-                ),
+                reward=m.reward,
                 reward_test=reward(
-                    params, teacher_row["params"], test_of[i], teacher_row["test_accuracy"]
+                    m.params, teacher_row["params"], m.test_accuracy, teacher_row["test_accuracy"]
                 ),
                 finetune_epochs=epochs,
-                finetune_seconds=seconds,
+                finetune_seconds=m.seconds,
                 finetune_group=len(group),
             )
             results.put(row)
-        say(f"fine-tuned [{labels}] in {seconds:.0f} s ({epochs} epoch(s))")
+        say(f"fine-tuned [{labels}] in {measured[0].seconds:.0f} s ({epochs} epoch(s))")
 
 
 # ---------------------------------------------------------------- analysis
@@ -764,12 +756,12 @@ def main(argv=None):
         )
 
     # ---- baselines: uniform widths (scratch), L1 at the widths and at n2n's sizes
-    from n2n_tf.search.baselines import METHODS, matching_factor
+    from n2n_tf.search import baselines
 
     spec = env.spec
     for s in args.widths:
         for method, inherit in (("uniform", False), ("l1_width", True)):
-            arch = METHODS["l1" if inherit else "uniform"].architecture(teacher, spec, s)
+            arch = baselines.METHODS["l1" if inherit else "uniform"].architecture(teacher, spec, s)
             key = f"{method}/{s:g}"
             if results.row(key) is None:
                 est = graph.estimate(teacher, arch, **env.options)
@@ -789,8 +781,8 @@ def main(argv=None):
         src = results.row(f"n2n/{seed}")
         key = f"l1/{seed}"
         if results.row(key) is None and src and src.get("estimated_params"):
-            l1 = METHODS["l1"]
-            f = matching_factor(teacher, spec, src["estimated_params"], **env.options)
+            l1 = baselines.METHODS["l1"]
+            f = baselines.matching_factor(teacher, spec, src["estimated_params"], **env.options)
             arch = l1.architecture(teacher, spec, f)
             results.put(
                 {

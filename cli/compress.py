@@ -34,6 +34,9 @@ def _summary(metrics: dict) -> str:
         ("FLOPs (MACs)", f"{t['flops']:,}", f"{s['flops']:,}"),
     ]
     lines = head + [f"{a:<15}{b:>14}{c:>14}" for a, b, c in rows]
+    method = metrics.get("method", "n2n")
+    if method != "n2n":
+        lines.append(f"method: {method}" + ("" if metrics.get("search") else " (no search)"))
     stage1 = metrics.get("stage1")
     if stage1:
         removed = len(stage1["architecture"].get("removed", []))

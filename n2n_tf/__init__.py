@@ -7,7 +7,7 @@ found by reinforcement learning. Heavy modules are imported lazily so that
 
 from __future__ import annotations
 
-import importlib
+from n2n_tf.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -32,9 +32,4 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str):
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'n2n_tf' has no attribute {name!r}")
-    module, attr = target if isinstance(target, tuple) else (target, name)
-    return getattr(importlib.import_module(module), attr)
+__getattr__ = lazy_getattr("n2n_tf", _LAZY)

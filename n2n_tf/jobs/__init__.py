@@ -9,7 +9,7 @@ are imported lazily so that ``n2n-tf --help`` stays fast.
 
 from __future__ import annotations
 
-import importlib
+from n2n_tf.lazy import lazy_getattr
 
 _LAZY = {
     "load_config": "n2n_tf.config",
@@ -24,9 +24,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str):
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'n2n_tf.jobs' has no attribute {name!r}")
-    module, attr = target if isinstance(target, tuple) else (target, name)
-    return getattr(importlib.import_module(module), attr)
+__getattr__ = lazy_getattr("n2n_tf.jobs", _LAZY)

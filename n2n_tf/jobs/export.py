@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from n2n_tf import data as data_lib
 from n2n_tf.config import load_config, with_preprocess
 from n2n_tf.io.adapt import adapt_input, strip_head
 from n2n_tf.io.export import export, representative
 from n2n_tf.io.load import load_model
-from n2n_tf.jobs.preamble import prepare
+from n2n_tf.jobs.preamble import begin, load_data, prepare
 
 
 def export_file(
@@ -36,9 +35,9 @@ def export_file(
     Raises:
         ValueError: unreadable model, int8 without a dataset, or mismatched shapes.
     """
+    config = with_preprocess(load_config(config_path, list(overrides)), preprocess)
+    begin(config)
     model = load_model(model_path, safe_mode=safe_mode)
-    config = load_config(config_path, list(overrides))
-    config = with_preprocess(config, preprocess)
     if dataset is None and "tflite-int8" in formats:
         raise ValueError(
             "Full-integer int8 export needs --dataset for calibration data. "
@@ -46,7 +45,9 @@ def export_file(
         )
     if dataset is None:
         return export(model, out, formats), None
-    data = data_lib.from_config(dataclasses.replace(config.data, dataset=dataset))
+    data = load_data(
+        dataclasses.replace(config, data=dataclasses.replace(config.data, dataset=dataset))
+    )
     prepared = prepare(strip_head(model)[0], data, config, force=force)
     data = prepared.data
     model = adapt_input(model, data.info.input_shape)

@@ -11,7 +11,14 @@ from n2n_tf import data as data_lib
 from n2n_tf import graph
 from n2n_tf.config import Config, load_config, with_preprocess
 from n2n_tf.io import load_teacher, strip_softmax
-from n2n_tf.jobs.preamble import choose_preprocess, fit_teacher, prepare, score_candidates
+from n2n_tf.jobs.preamble import (
+    begin,
+    choose_preprocess,
+    fit_teacher,
+    load_data,
+    prepare,
+    score_candidates,
+)
 from n2n_tf.predictions import accuracy
 
 logger = logging.getLogger(__name__)
@@ -84,13 +91,12 @@ def inspect_teacher(
         dataset also ``preprocess`` = ``{"chosen", "candidates"}`` and
         ``accuracy`` = ``{"val", "test"}`` (fractions).
     """
-    config = config or load_config(None)
-    config = with_preprocess(config, preprocess)
+    config = with_preprocess(config or load_config(None), preprocess)
+    begin(config)
     data = None
     if dataset is not None:
-        data_config = dataclasses.replace(config.data, dataset=dataset)
-        config = dataclasses.replace(config, data=data_config)
-        data = data_lib.from_config(data_config, seed=config.runtime.seed)
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, dataset=dataset))
+        data = load_data(config)
         shape, classes = data.info.input_shape, data.info.num_classes
     else:
         shape, classes = ZOO_DEFAULT

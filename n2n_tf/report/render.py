@@ -65,6 +65,9 @@ def summary_rows(metrics: dict, figures: dict) -> list[tuple[str, str, str]]:
 def facts(metrics: dict, figures: dict) -> list[tuple[str, str]]:
     """``(name, value)`` lines under the summary table."""
     out = [("status", figures["status"]), ("preprocessing", figures["preprocess"])]
+    method = metrics.get("method")
+    if method not in (None, "n2n"):  # how the student was found
+        out.append(("method", method + ("" if metrics.get("search") else " (no search)")))
     ratio = metrics.get("compression_ratio")
     if ratio is None and figures.get("best_scored") and figures["teacher"].get("params"):
         ratio = figures["teacher"]["params"] / max(figures["best_scored"]["params"], 1)

@@ -109,4 +109,4 @@ def test_a_method_runs_through_the_compress_job(tmp_path, method):
     else:
         narrowed = m["student"]["architecture"]["factors"]
         assert set(narrowed.values()) == {0.5} and len(narrowed) >= 1
-    assert (tmp_path / "report.md").is_file()
+    assert f"- **method**: {method} (no search)" in (tmp_path / "report.md").read_text()
