@@ -182,11 +182,24 @@ class SearchConfig:
     stages), or a baseline without a search (``l1``: L1-norm uniform-ratio
     pruning; ``uniform``: the same widths from scratch) at ``max_params``
     when set, else at ``width`` of every layer.
+
+    Two-tier scoring (``search/screen.py``): with ``screen_top_k`` > 0 every
+    sampled student is first screened (inherited weights, BatchNorm statistics
+    re-estimated on ``screen_batches`` training batches, accuracy on the first
+    ``screen_images`` validation images) and only the ``screen_top_k`` best of
+    each update get the short distillation; 0 distils every student (the
+    paper's). The stages named in ``screen_reward`` learn from the screen of
+    every rollout; the others from their distilled rollouts only. A stage's
+    best student is always chosen by its distilled score.
     """
 
     stages: tuple[str, ...] = ("removal", "shrink")
     method: str = "n2n"
     width: float = field(default=0.5, metadata=_rng(0.01, 1.0))
+    screen_top_k: int = field(default=0, metadata=_rng(0, 100000))
+    screen_reward: tuple[str, ...] = ()
+    screen_batches: int = field(default=8, metadata=_rng(1, 10000))
+    screen_images: int = field(default=1024, metadata=_rng(1, 10**7))
     rollouts: int = field(default=5, metadata=_rng(1, 1000))
     removal_updates: int = field(default=100, metadata=_rng(0, 100000))
     shrink_updates: int = field(default=100, metadata=_rng(0, 100000))

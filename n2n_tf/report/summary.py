@@ -53,7 +53,11 @@ def updates(history: Iterable[dict], decay: float = 0.8) -> dict[str, list[dict]
             rewards = [float(r["reward"]) for r in batch]
             mean = float(np.mean(rewards))
             # The baseline is on the scale the policy learnt from (Stage 2: vs its parent).
-            learnt = float(np.mean([float(r.get("policy_reward", r["reward"])) for r in batch]))
+            values = [r.get("policy_reward", r["reward"]) for r in batch]
+            values = [float(v) for v in values if v is not None] or [
+                float(r["reward"]) for r in batch
+            ]
+            learnt = float(np.mean(values))
             recorded = [r["baseline"] for r in batch if r.get("baseline") is not None]
             used = float(recorded[0]) if recorded else (learnt if base is None else base)
             base = learnt if base is None else decay * base + (1 - decay) * learnt

@@ -21,6 +21,7 @@ SCALARS = (
     "best_params",
     "best_accuracy",
     "students_trained",
+    "students_screened",
     "seconds",
 )
 """The keys of a policy update's progress ``info`` written as scalars."""

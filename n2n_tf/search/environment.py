@@ -26,6 +26,7 @@ from n2n_tf.data import Datasets, subset_train
 from n2n_tf.distill import Trainer
 from n2n_tf.runtime import width_multiple
 from n2n_tf.search.reward import INVALID, Constraints, reward
+from n2n_tf.search.screen import Screen
 from n2n_tf.types import Architecture
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,15 @@ class Score:
     """What one scored architecture got.
 
     ``reward`` is against the teacher; ``policy_reward`` against the parent the
-    architecture was scored for (equal in Stage 1).
+    architecture was scored for (equal in Stage 1): what REINFORCE learns from
+    (None: this rollout teaches nothing, a screened student in a stage that
+    learns from distilled ones only). ``rank_reward``: ``policy_reward`` from
+    the distilled accuracy, what the best student of a stage is chosen by
+    (INVALID for a student that was only screened).
+
+    ``tier``: ``distill`` (scored by a short distillation, ``val_accuracy``) or
+    ``screen`` (only screened: ``screen_accuracy``, see ``search.screen``);
+    a distilled student screened first has both.
     """
 
     key: str
@@ -63,7 +72,10 @@ class Score:
     valid: bool = False
     violated: tuple[str, ...] = ()
     reason: str = ""
-    policy_reward: float = INVALID
+    policy_reward: float | None = INVALID
+    tier: str = "distill"
+    screen_accuracy: float | None = None
+    rank_reward: float = INVALID
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -107,6 +119,8 @@ class Environment:
         )
         self.cache: dict[str, Score] = {}
         self.trained = 0  # students actually trained (cache misses)
+        self.screened = 0  # students screened (search.screen_top_k > 0)
+        self.screen: Screen | None = None  # made on first use
 
     @property
     def teacher_parent(self) -> Parent:
@@ -116,7 +130,7 @@ class Environment:
     def fork(self) -> Environment:
         """The same teacher, data and trainer with an empty cache (a separate search)."""
         other = copy.copy(self)
-        other.cache, other.trained = {}, 0
+        other.cache, other.trained, other.screened = {}, 0, 0
         return other
 
     def build(self, arch: Architecture, inherit: bool | None = None) -> keras.Model:
@@ -141,6 +155,7 @@ class Environment:
         update: int,
         seed: int,
         parent: Parent | None = None,
+        screen_reward: bool = False,
     ) -> list[tuple[Score, bool]]:
         """Scores architectures; returns ``(score, was_cached)`` for each, in order.
 
@@ -150,6 +165,13 @@ class Environment:
         and the search goes on. Against a ``parent`` (default: the teacher),
         a student not smaller than it gets ``policy_reward`` -1, is marked
         invalid in the returned score, and is not trained when not cached.
+
+        With ``search.screen_top_k`` > 0 every new student is screened first
+        (``search.screen``: inherited weights, BatchNorm statistics re-estimated,
+        validation subset) and only the ``screen_top_k`` best of the call by
+        their screen get the short distillation (those not distilled before).
+        ``screen_reward``: the policy learns from the screen of every rollout;
+        else only from the distilled ones (the others' ``policy_reward`` is None).
         """
         parent = parent or self.teacher_parent
         known = set(self.cache)
@@ -178,52 +200,108 @@ class Environment:
                 too_big[key] = score
                 continue
             fresh[key] = (arch, score)
-        if fresh:
-            keras.utils.set_random_seed(seed)
-            built = []
-            for arch, score in fresh.values():
-                try:
-                    built.append((score, self.build_for_scoring(arch)))
-                except Exception as err:  # invalid: reward -1, and the run goes on
-                    self._invalid(score, arch, err)
-            students = [student for _, student in built]
-            results = self.trainer.fit(students, self.data, seed=seed) if students else []
+        keras.utils.set_random_seed(seed)
+        if self.config.search.screen_top_k > 0:
+            built = self._screen(fresh, archs, parent, update)
+        else:
+            built = self._build(fresh.values())
+        if built:
+            students = [
+                limit_bn_momentum(m, self.config.distill.score_bn_momentum) for _, m in built
+            ]
+            results = self.trainer.fit(students, self.data, seed=seed)
             self.trained += len(students)
             for (score, student), result in zip(built, results, strict=True):
                 if result.failed:
-                    score.reason = result.reason
+                    score.reason, score.valid = result.reason, False
                 else:
                     self._finish(score, result.val_accuracy, update, student)
+                score.tier = "distill"
                 self.cache[score.key] = score
         seen: set[str] = set()
         out = []
         for arch in archs:
             key = arch.key()
             cached = key in known or key in seen
-            out.append((self._against(self.cache.get(key) or too_big[key], parent, update), cached))
+            score = self.cache.get(key) or too_big[key]
+            out.append((self._against(score, parent, update, screen_reward), cached))
             seen.add(key)
         return out
 
-    def _against(self, score: Score, parent: Parent, update: int) -> Score:
+    def _build(self, fresh) -> list[tuple[Score, keras.Model]]:
+        """Students of ``(arch, score)`` pairs with inherited weights; an architecture that
+        fails to build is recorded invalid and left out."""
+        built = []
+        for arch, score in fresh:
+            try:
+                built.append((score, self.build(arch)))
+            except Exception as err:  # invalid: reward -1, and the run goes on
+                self._invalid(score, arch, err)
+        return built
+
+    def _screen(self, fresh, archs, parent: Parent, update: int):
+        """Screens the new students, then picks the ``screen_top_k`` best of ``archs`` by their
+        screen; returns those not distilled yet, built, ready for the distillation."""
+        if self.screen is None:
+            s = self.config.search
+            self.screen = Screen(self.data, s.screen_batches, s.screen_images)
+        built = self._build(fresh.values())
+        accuracies = self.screen([model for _, model in built])
+        self.screened += len(built)
+        models = {}
+        for (score, model), accuracy in zip(built, accuracies, strict=True):
+            self._finish(score, accuracy, update, model, tier="screen")
+            self.cache[score.key] = score
+            models[score.key] = model
+        candidates = {}
+        for arch in archs:
+            score = self.cache.get(arch.key())
+            if score is not None and score.valid and score.params < parent.params:
+                candidates[score.key] = (arch, score)
+
+        def screened(pair) -> float:
+            score = pair[1]
+            accuracy = (
+                score.val_accuracy if score.screen_accuracy is None else score.screen_accuracy
+            )
+            return self._reward(score, parent, update, accuracy)
+
+        top = sorted(candidates.values(), key=screened, reverse=True)
+        ranked = [
+            pair for pair in top[: self.config.search.screen_top_k] if pair[1].tier == "screen"
+        ]
+        rebuild = [(arch, score) for arch, score in ranked if score.key not in models]
+        again = dict((score.key, model) for score, model in self._build(rebuild))
+        models |= again
+        return [(score, models[score.key]) for _, score in ranked if score.key in models]
+
+    def _against(self, score: Score, parent: Parent, update: int, screen_reward=False) -> Score:
         """A copy of a cached score with its rewards for this parent and update."""
         score = replace(score)
         if not score.valid:
-            score.reward = score.policy_reward = INVALID
+            score.reward = score.policy_reward = score.rank_reward = INVALID
             return score
-        score.reward = self._reward(score, self.teacher_parent, update)
+        distilled = score.tier == "distill"
+        accuracy = score.val_accuracy if distilled else score.screen_accuracy
+        score.reward = self._reward(score, self.teacher_parent, update, accuracy)
         if score.params >= parent.params:
             score.valid, score.reason = False, "not smaller than its parent"
-            score.policy_reward = INVALID
+            score.policy_reward = score.rank_reward = INVALID
             return score
-        score.policy_reward = self._reward(score, parent, update)
+        score.rank_reward = self._reward(score, parent, update) if distilled else INVALID
+        if screen_reward and score.screen_accuracy is not None:
+            score.policy_reward = self._reward(score, parent, update, score.screen_accuracy)
+        else:
+            score.policy_reward = score.rank_reward if distilled else None
         return score
 
-    def _reward(self, score: Score, parent: Parent, update: int) -> float:
-        """The paper's reward of a scored student against ``parent`` (the penalty anneals)."""
+    def _reward(self, score: Score, parent: Parent, update: int, accuracy=None) -> float:
+        """The paper's reward of a scored student against ``parent`` (the penalty anneals),
+        from its distilled accuracy (or ``accuracy``)."""
         return reward(
             score.params,
             parent.params,
-            score.val_accuracy,
+            score.val_accuracy if accuracy is None else accuracy,
             parent.accuracy,
             violated=bool(score.violated),
             update=update,
@@ -260,11 +338,19 @@ class Environment:
         )
         self.cache[score.key] = score
 
-    def _finish(self, score: Score, accuracy: float, update: int, student: keras.Model) -> None:
+    def _finish(
+        self, score: Score, accuracy: float, update: int, student: keras.Model, tier="distill"
+    ) -> None:
+        """Records a built student's accuracy at ``tier`` and the constraints it breaks (an
+        accuracy floor only from a distilled accuracy)."""
         all_params = int(sum(math.prod(w.shape) for w in student.weights))
-        score.val_accuracy = float(accuracy)
+        if tier == "screen":
+            score.screen_accuracy, score.tier = float(accuracy), "screen"
+        else:
+            score.val_accuracy = float(accuracy)
+        floor = score.val_accuracy if tier == "distill" else 1.0
         score.violated = tuple(
-            self.constraints.violated(score.params, score.flops, accuracy, all_params)
+            self.constraints.violated(score.params, score.flops, floor, all_params)
         )
         score.valid = True
-        score.reward = self._reward(score, self.teacher_parent, update)
+        score.reward = self._reward(score, self.teacher_parent, update, float(accuracy))

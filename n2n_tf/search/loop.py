@@ -38,6 +38,7 @@ from n2n_tf.run_store import RunStore
 from n2n_tf.search.environment import Environment, Parent, Score
 from n2n_tf.search.policies import features
 from n2n_tf.search.reinforce import Baseline, reinforce_update
+from n2n_tf.search.reward import INVALID
 from n2n_tf.search.stages import STAGE_TYPES, RemovalStage, ShrinkStage, Stage, stage_names
 from n2n_tf.types import Architecture
 
@@ -247,14 +248,23 @@ class Search:
         if hasattr(self.env, "trainer"):
             self.env.trainer.progress = self.progress.labelled(label)
         trained_before = self.env.trained
-        scored = self.env.score(archs, update, seed, parent)
+        screen_reward = name in self.config.search.screen_reward
+        scored = self.env.score(archs, update, seed, parent, screen_reward=screen_reward)
         self.state.stage_trained[name] = (
             self.state.stage_trained.get(name, 0) + self.env.trained - trained_before
         )
-        rewards = [score.policy_reward for score, _ in scored]
+        # A rollout without a policy reward (only screened, in a stage that learns from
+        # distilled students) teaches nothing: advantage 0, and no say in the baseline.
+        learnt = [score.policy_reward for score, _ in scored]
+        rewards = [r for r in learnt if r is not None]
         baseline = Baseline(self.config.search.baseline_decay, self.state.baselines.get(name))
-        advantages = baseline.advantages(rewards)
-        used_baseline = float(np.mean(rewards)) if baseline.value is None else baseline.value
+        advantages = np.zeros(len(learnt))
+        if rewards:
+            given = baseline.advantages(rewards)
+            advantages[[i for i, r in enumerate(learnt) if r is not None]] = given
+        used_baseline = (
+            float(np.mean(rewards or [0.0])) if baseline.value is None else baseline.value
+        )
         policy = stage.policy
         entropies = []  # (no reseeding here: the update draws no random numbers)
 
@@ -271,12 +281,14 @@ class Search:
             entropy_weight=self.config.search.entropy_weight,
         )
         entropy = entropies[0] if entropies else float(policy.entropy(feats, free))
-        self.state.baselines[name] = baseline.update(rewards)
+        if rewards:
+            self.state.baselines[name] = baseline.update(rewards)
         best = Best(**self.state.best[name])
         rows = []
         for k, ((score, cached), arch) in enumerate(zip(scored, archs, strict=True)):
-            if score.valid and not score.violated and score.policy_reward > best.reward:
-                best = Best(score.policy_reward, arch.to_dict(), score.to_dict())
+            if score.valid and not score.violated and score.rank_reward > best.reward:
+                best = Best(score.rank_reward, arch.to_dict(), score.to_dict())
+            distilled = score.tier == "distill"
             rows.append(
                 {
                     "stage": name,
@@ -286,9 +298,15 @@ class Search:
                     "factors": dict(sorted(arch.factors.items())),
                     "params": score.params,
                     "flops": score.flops,
-                    "val_accuracy": round(score.val_accuracy, 6),
+                    "val_accuracy": round(score.val_accuracy, 6) if distilled else None,
+                    "screen_accuracy": None
+                    if score.screen_accuracy is None
+                    else round(score.screen_accuracy, 6),
+                    "tier": score.tier,
                     "reward": round(score.reward, 6),
-                    "policy_reward": round(score.policy_reward, 6),
+                    "policy_reward": None
+                    if score.policy_reward is None
+                    else round(score.policy_reward, 6),
                     "parent_params": parent.params,
                     "parent_accuracy": round(parent.accuracy, 6),
                     "baseline": round(used_baseline, 6),
@@ -299,7 +317,8 @@ class Search:
                 }
             )
         self.state.best[name] = best.__dict__
-        self.state.rewards[name].append(float(np.mean(rewards)))
+        learnt_rewards = rewards or [INVALID]  # none learnt from: no student was valid
+        self.state.rewards[name].append(float(np.mean(learnt_rewards)))
         self._append_history(rows)
         self.state.history_lines += len(rows)
         self.state.update = update + 1
@@ -307,7 +326,7 @@ class Search:
         seconds = time.perf_counter() - start
         self.update_seconds.append(seconds)
         self.stage_seconds.setdefault(name, []).append(seconds)
-        self._report(name, update, best, seconds, max(rewards), used_baseline, entropy)
+        self._report(name, update, best, seconds, max(learnt_rewards), used_baseline, entropy)
 
     def _updates_left(self, stage: str, update: int) -> int:
         """Updates still to run after ``update`` of ``stage``, over both stages."""
@@ -330,6 +349,7 @@ class Search:
             "best_params": (best.score or {}).get("params"),
             "best_accuracy": (best.score or {}).get("val_accuracy"),
             "students_trained": self.env.trained,
+            "students_screened": getattr(self.env, "screened", 0),
             "seconds": seconds,
             "elapsed": time.perf_counter() - self.started,
             "updates_left": left,

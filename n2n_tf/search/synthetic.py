@@ -121,9 +121,15 @@ class SyntheticEnvironment:
         )
 
     def score(
-        self, archs: list[Architecture], update: int, seed: int, parent: Parent | None = None
+        self,
+        archs: list[Architecture],
+        update: int,
+        seed: int,
+        parent: Parent | None = None,
+        screen_reward: bool = False,
     ) -> list[tuple[Score, bool]]:
-        """As ``Environment.score``: cached by key, rewards against the teacher and ``parent``."""
+        """As ``Environment.score``: cached by key, rewards against the teacher and ``parent``
+        (every student counts as distilled: ``screen_reward`` changes nothing)."""
         parent = parent or self.teacher_parent
         out = []
         for arch in archs:
@@ -144,11 +150,11 @@ class SyntheticEnvironment:
             score = replace(self.cache[key])
             if not score.valid or score.params >= parent.params:
                 score.valid = False
-                score.policy_reward = INVALID
+                score.policy_reward = score.rank_reward = INVALID
                 if score.reason == "":
                     score.reason = "not smaller than its parent"
             else:
-                score.policy_reward = reward(
+                score.policy_reward = score.rank_reward = reward(
                     score.params, parent.params, score.val_accuracy, parent.accuracy
                 )
             out.append((score, cached))

@@ -1,0 +1,114 @@
+"""Two-tier scoring: the zero-step screen (inherited weights, BatchNorm statistics
+re-estimated) for every student, the short distillation for the best few."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from n2n_tf import data, graph, models
+from n2n_tf.config import load_config
+from n2n_tf.search.baselines import uniform_architecture
+from n2n_tf.search.environment import Environment
+from n2n_tf.search.loop import Search
+from n2n_tf.search.screen import batchnorm_layers, refresh_batchnorm
+from n2n_tf.types import Architecture
+
+
+def test_refreshed_statistics_are_the_average_of_the_batches_not_the_inherited_ones():
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.BatchNormalization(momentum=0.99)(inputs))
+    (bn,) = batchnorm_layers(model)
+    bn.moving_mean.assign([100.0, 100.0, 100.0])  # inherited, and far off
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(loc=i, size=(16, 3)).astype("float32") for i in range(4)]
+    refresh_batchnorm(model, batches)
+    expected = np.mean([b.mean(axis=0) for b in batches], axis=0)
+    np.testing.assert_allclose(np.asarray(bn.moving_mean), expected, rtol=1e-4, atol=1e-4)
+    assert bn.momentum == 0.99  # the model's own momentum is back
+
+
+def test_refresh_reaches_batchnorm_inside_a_nested_model():
+    inner_in = keras.Input((4,))
+    inner = keras.Model(inner_in, keras.layers.BatchNormalization()(inner_in))
+    outer_in = keras.Input((4,))
+    outer = keras.Model(outer_in, keras.layers.Dense(2)(inner(outer_in)))
+    assert len(batchnorm_layers(outer)) == 1
+
+
+@pytest.fixture(scope="module")
+def env_parts():
+    keras.utils.set_random_seed(0)
+    ds = data.load("digits", batch_size=64)
+    teacher = models.build("resnet20", (8, 8, 1), 10, width=0.25)
+    return teacher, ds
+
+
+def make_env(env_parts, *sets):
+    teacher, ds = env_parts
+    base = ["distill.steps=4", "search.screen_batches=2", "search.screen_images=128"]
+    return Environment(teacher, ds, load_config(None, [*base, *sets]))
+
+
+def archs(env, n):
+    return [uniform_architecture(env.spec, f) for f in np.linspace(0.3, 0.9, n).round(2)]
+
+
+def test_every_student_is_screened_and_only_the_top_k_distilled(env_parts):
+    env = make_env(env_parts, "search.screen_top_k=2")
+    scored = env.score(archs(env, 5), update=0, seed=1)
+    assert env.screened == 5 and env.trained == 2
+    tiers = [s.tier for s, _ in scored]
+    assert tiers.count("distill") == 2 and tiers.count("screen") == 3
+    assert all(s.screen_accuracy is not None for s, _ in scored)
+    # The distilled ones are the best two by the screen's reward.
+    screen_reward = {
+        s.key: env._reward(s, env.teacher_parent, 0, s.screen_accuracy) for s, _ in scored
+    }
+    top = sorted(screen_reward, key=screen_reward.get, reverse=True)[:2]
+    assert {s.key for s, _ in scored if s.tier == "distill"} == set(top)
+    # A stage learning from distilled students: the screened-only teach nothing ...
+    assert [s.policy_reward is None for s, _ in scored] == [t == "screen" for t in tiers]
+    # ... and the best is chosen among the distilled only.
+    assert all(s.rank_reward == -1.0 for s, _ in scored if s.tier == "screen")
+    # Learning from the screen: every rollout has a policy reward, from its screen.
+    again = env.score(archs(env, 5), update=0, seed=1, screen_reward=True)
+    assert all(s.policy_reward is not None for s, _ in again) and env.trained == 2
+    # The same students again: their top two are distilled already (cached).
+    env.score(archs(env, 5), update=1, seed=2)
+    assert env.trained == 2 and env.screened == 5
+    # New students: screened, and the best two of the call distilled.
+    fresh = [uniform_architecture(env.spec, f) for f in (0.35, 0.5, 0.55, 0.65)]
+    env.score(fresh, update=2, seed=3)
+    assert env.screened == 9 and env.trained == 4
+
+
+def test_without_screening_every_student_is_distilled(env_parts):
+    env = make_env(env_parts)
+    scored = env.score(archs(env, 3), update=0, seed=1)
+    assert env.trained == 3 and env.screened == 0
+    assert {s.tier for s, _ in scored} == {"distill"}
+    assert all(s.policy_reward == s.rank_reward for s, _ in scored)
+
+
+def test_a_screened_search_writes_the_tier_of_every_row(env_parts, tmp_path):
+    teacher, ds = env_parts
+    sets = ["search.rollouts=6", "search.removal_updates=1", "search.shrink_updates=1"]
+    sets += ["search.screen_top_k=2", "search.screen_reward=[shrink]", "search.hidden=8"]
+    config = load_config(None, [*sets, "distill.steps=4", "search.screen_images=128"])
+    search = Search(teacher, ds, config, tmp_path)
+    search.run()
+    rows = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    for row in rows:
+        assert row["tier"] in ("screen", "distill")
+        assert (row["val_accuracy"] is None) == (row["tier"] == "screen")
+    removal = [r for r in rows if r["stage"] == "removal" and r["valid"]]
+    assert any(r["policy_reward"] is None for r in removal if r["tier"] == "screen")
+    shrink = [r for r in rows if r["stage"] == "shrink" and r["valid"]]
+    assert all(r["policy_reward"] is not None for r in shrink)
+    assert search.env.trained <= 2 * 2 < search.env.screened
+    arch, score = search.best()
+    assert score is not None and score["tier"] == "distill"
+    assert graph.estimate(teacher, arch)[0] < graph.count_params(teacher)
+    assert Architecture.from_dict(search.state.best["shrink"]["arch"]) == arch
