@@ -58,6 +58,18 @@ def _summary(metrics: dict) -> str:
                 f"{stage}: mean reward ({against.get(stage, 'vs parent')}) "
                 f"first fifth {first:.3f} -> last fifth {last:.3f}"
             )
+    target = metrics.get("target")
+    if target:
+        given = ", ".join(f"{k} <= {v:,}" for k, v in target.items() if v is not None)
+        lines.append(f"target: {given} (every student projected onto it)")
+    for name, other in (metrics.get("compare") or {}).items():
+        if other.get("points_won") is not None:
+            lines.append(
+                f"vs {name} at the same size ({other['params']:,} params, fine-tuned alike): "
+                f"test {other['test_accuracy']:.2%}; the search "
+                f"{'won' if other['points_won'] >= 0 else 'lost'} by "
+                f"{abs(other['points_won']):.2f} points"
+            )
     random = metrics.get("random_baseline")
     if random and random.get("best_reward") is not None:
         lines.append(
@@ -100,6 +112,21 @@ def _summary(metrics: dict) -> str:
     "--students", type=int, default=None, help="Students to score in the search (a plan)."
 )
 @click.option(
+    "--target-params",
+    default=None,
+    help="Size target: at most this many parameters, or a ratio to the teacher (4x). Every "
+    "sampled student is projected onto it; the reward is then the accuracy ratio.",
+)
+@click.option(
+    "--target-flops", default=None, help="Target on multiply-adds: a count or a ratio (4x)."
+)
+@click.option(
+    "--compare",
+    default=None,
+    help="Also fine-tune these methods' students of the found student's size, the same "
+    "way, and say by how many points the search won (e.g. l1).",
+)
+@click.option(
     "--method",
     default=None,
     help="How the student is found: n2n (the policy search, default), random (random "
@@ -130,6 +157,9 @@ def compress(
     max_tflite_bytes,
     budget,
     students,
+    target_params,
+    target_flops,
+    compare,
     method,
     unsafe,
     no_export,
@@ -167,6 +197,11 @@ def compress(
             "search.budget": budget,
             "search.students": students,
             "search.method": method,
+            "search.target_params": target_params,
+            "search.target_flops": target_flops,
+            "search.compare": None
+            if compare is None
+            else [m.strip() for m in compare.split(",") if m.strip()],
         }
     )
     config = load_config(config_path, [*flags, *overrides])

@@ -191,11 +191,22 @@ class SearchConfig:
     paper's). The stages named in ``screen_reward`` learn from the screen of
     every rollout; the others from their distilled rollouts only. A stage's
     best student is always chosen by its distilled score.
+
+    ``target_params`` / ``target_flops`` (a count, or a ratio to the teacher
+    such as ``4x``): every sampled architecture is projected onto the target
+    before it is built (``search/target.py``), and the reward is the accuracy
+    ratio to the teacher. The ``max_*`` constraints keep working beside them.
+    ``compare`` (``[l1]``): baseline methods whose student of the found
+    student's size is fine-tuned beside it, the same way; the report says by
+    how many points the search won or lost.
     """
 
     stages: tuple[str, ...] = ("removal", "shrink")
     method: str = "n2n"
     width: float = field(default=0.5, metadata=_rng(0.01, 1.0))
+    target_params: str | None = None
+    target_flops: str | None = None
+    compare: tuple[str, ...] = ()
     screen_top_k: int = field(default=0, metadata=_rng(0, 100000))
     screen_reward: tuple[str, ...] = ()
     screen_batches: int = field(default=8, metadata=_rng(1, 10000))
@@ -303,6 +314,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     elif annotation is str:
         if isinstance(value, str):
             return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)  # a number where text is allowed: ``budget: 45``, a target
     else:
         raise RuntimeError(f"Internal error: unsupported config type {annotation!r}")
     raise ValueError(

@@ -227,14 +227,18 @@ def compress(
     with store.atomic(store.best_student) as tmp:
         student.save(tmp)
     env.trainer.progress = (progress or SILENT).labelled("fine-tune")
+    # Each compared method's student of the same size is fine-tuned beside it, alike.
+    rivals = _rivals(teacher, env, config, graph.count_params(student))
+    fitted = [student, *(model for _, _, model in rivals)]
     epochs, deadline = config.distill.finetune_epochs, None
     if budget_end is not None:
         deadline = budget_end - plan.budget_s * MARGIN - plan.export_s
-        share = max(0.1, graph.count_flops(student) / max(env.spec.flops, 1))
+        flops = sum(graph.count_flops(model) for model in fitted)
+        share = max(0.1, flops / max(env.spec.flops, 1))
         epoch_s = costs.train_batches * costs.step_s * share + costs.fit_overhead_s
         epochs = finetune_epochs(epochs, deadline - time.perf_counter(), epoch_s)
         logger.info("Fine-tuning for %d epoch(s) within the budget", epochs)
-    (final,) = finetune_and_measure(env, [student], data, epochs, deadline=deadline)
+    final, *measured = finetune_and_measure(env, fitted, data, epochs, deadline=deadline)
     if final.failed:
         raise ValueError(f"Fine-tuning the best student failed: {final.reason}")
     (teacher_test,) = env.trainer.evaluate([teacher], data.test)
@@ -271,6 +275,8 @@ def compress(
         "compression_ratio": env.teacher_params / max(final.params, 1),
         "reward": final.reward,
         "search_reward": (found.score or {}).get("reward"),
+        "compare": _compared(final, rivals, measured),
+        "target": dataclasses.asdict(env.target) if env.target else None,
         "export": exported,
         "preprocess": config.data.preprocess,
         "teacher_check": prepared.check.to_dict(),
@@ -282,6 +288,41 @@ def compress(
     logger.info("Report written to %s", store.report_json)
     _write_report(run_dir, metrics)
     return CompressionResult(student, metrics, run_dir)
+
+
+def _rivals(teacher, env, config, params: int) -> list:
+    """``(method, architecture, model)`` of every ``search.compare`` method at ``params``."""
+    out = []
+    for name in config.search.compare:
+        check_method(name)
+        if name not in METHODS:
+            raise ValueError(
+                f"search.compare takes methods without a search ({', '.join(METHODS)}). "
+                f"Received: compare={list(config.search.compare)}"
+            )
+        method = METHODS[name]
+        arch = method.at_size(teacher, env.spec, params, **env.options)
+        keras.utils.set_random_seed(config.runtime.seed)
+        out.append((name, arch, env.build(arch, inherit=method.inherit)))
+    return out
+
+
+def _compared(final, rivals, measured) -> dict | None:
+    """What the report says of each compared method: its student's figures and by how
+    many test-accuracy points the found student won (negative: lost)."""
+    if not rivals:
+        return None
+    out = {}
+    for (name, arch, _), m in zip(rivals, measured, strict=True):
+        won = None
+        if m.test_accuracy is not None:
+            won = 100 * (final.test_accuracy - m.test_accuracy)
+        out[name] = {
+            **dataclasses.asdict(m),
+            "architecture": arch.to_dict(),
+            "points_won": won,
+        }
+    return out
 
 
 @dataclass

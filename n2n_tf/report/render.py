@@ -94,6 +94,16 @@ def facts(metrics: dict, figures: dict) -> list[tuple[str, str]]:
             + (f", {trained} trained" if trained is not None else ""),
         )
     )
+    for name, other in (metrics.get("compare") or {}).items():
+        if other.get("points_won") is not None:
+            out.append(
+                (
+                    f"vs {name} at the same size",
+                    f"test {_pct(other['test_accuracy'])} at {other['params']:,} params; "
+                    f"the search {'won' if other['points_won'] >= 0 else 'lost'} by "
+                    f"{abs(other['points_won']):.2f} points",
+                )
+            )
     random = metrics.get("random_baseline")
     if random:
         out.append(

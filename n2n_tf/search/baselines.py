@@ -72,10 +72,20 @@ class Method:
         )
 
     def student(self, teacher, spec: ModelSpec, config, **options) -> Architecture:
-        """The student a run's config asks for: at ``search.max_params`` when set, else at
-        ``search.width``."""
-        if config.search.max_params:
-            return self.at_size(teacher, spec, int(config.search.max_params), **options)
+        """The student a run's config asks for: at ``search.target_params`` (or the width
+        that meets ``search.target_flops``) when set, else at ``search.max_params``, else
+        at ``search.width``."""
+        from n2n_tf.search.target import Target, project
+
+        target = Target.of(config.search, spec)
+        size = target.params or config.search.max_params
+        if size:
+            arch = self.at_size(teacher, spec, int(size), **options)
+            if not target.flops:
+                return arch
+        if target.flops:  # the widest uniform width within the targets
+            widest = project(teacher, spec, Architecture(), target, **options)
+            return self.architecture(teacher, spec, min(widest.factors.values(), default=1.0))
         return self.architecture(teacher, spec, config.search.width)
 
 

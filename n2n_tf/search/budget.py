@@ -339,7 +339,9 @@ def make_plan(
         )  # fmt: skip
     export_s = EXPORT_S if export else 0.0
     usable = budget_s * (1 - MARGIN) - elapsed_s - export_s
-    epoch_final = costs.train_batches * costs.step_s * FINAL_SHARE + costs.fit_overhead_s
+    # Students compared with the found one (``search.compare``) are fine-tuned beside it.
+    fitted = 1 + len(config.search.compare)
+    epoch_final = fitted * costs.train_batches * costs.step_s * FINAL_SHARE + costs.fit_overhead_s
     finetune_epochs = int(max(1, min(d.finetune_epochs, (usable * 0.25) // epoch_final)))
     finetune_s = finetune_epochs * epoch_final
     # The fine-tune's teacher views cover the whole split (reserved even if scoring shares them).

@@ -27,6 +27,7 @@ from n2n_tf.distill import Trainer
 from n2n_tf.runtime import width_multiple
 from n2n_tf.search.reward import INVALID, Constraints, reward
 from n2n_tf.search.screen import Screen
+from n2n_tf.search.target import Target, project
 from n2n_tf.types import Architecture
 
 logger = logging.getLogger(__name__)
@@ -114,8 +115,12 @@ class Environment:
         self.trainer = Trainer(teacher, config.distill, config.runtime)
         (self.teacher_accuracy,) = self.trainer.evaluate([teacher], data.val)
         self.teacher_params = self.spec.params
+        self.target = Target.of(s, self.spec)  # a wall every architecture is projected onto
         self.constraints = Constraints(
-            s.max_params, s.max_flops, s.min_accuracy, s.max_tflite_bytes
+            _lowest(s.max_params, self.target.params),
+            _lowest(s.max_flops, self.target.flops),
+            s.min_accuracy,
+            s.max_tflite_bytes,
         )
         self.cache: dict[str, Score] = {}
         self.trained = 0  # students actually trained (cache misses)
@@ -132,6 +137,16 @@ class Environment:
         other = copy.copy(self)
         other.cache, other.trained, other.screened = {}, 0, 0
         return other
+
+    def project(self, arch: Architecture) -> Architecture:
+        """``arch`` projected onto the size target (``search/target.py``; itself without
+        a target, or when surgery refuses it: ``score`` then records why)."""
+        if not self.target:
+            return arch
+        try:
+            return project(self.teacher, self.spec, arch, self.target, **self.options)
+        except graph.SurgeryError:
+            return arch
 
     def build(self, arch: Architecture, inherit: bool | None = None) -> keras.Model:
         """The student ``arch`` describes, with the teacher's weights unless ``inherit`` is
@@ -195,7 +210,7 @@ class Environment:
                 score.reason = "not smaller than the teacher"
                 self.cache[key] = score
                 continue
-            if score.params >= parent.params:
+            if score.params >= parent.params and not self.target:
                 score.reason = "not smaller than its parent"
                 too_big[key] = score
                 continue
@@ -256,7 +271,8 @@ class Environment:
         candidates = {}
         for arch in archs:
             score = self.cache.get(arch.key())
-            if score is not None and score.valid and score.params < parent.params:
+            smaller = score is not None and (score.params < parent.params or self.target)
+            if smaller and score.valid:
                 candidates[score.key] = (arch, score)
 
         def screened(pair) -> float:
@@ -284,7 +300,7 @@ class Environment:
         distilled = score.tier == "distill"
         accuracy = score.val_accuracy if distilled else score.screen_accuracy
         score.reward = self._reward(score, self.teacher_parent, update, accuracy)
-        if score.params >= parent.params:
+        if score.params >= parent.params and not self.target:
             score.valid, score.reason = False, "not smaller than its parent"
             score.policy_reward = score.rank_reward = INVALID
             return score
@@ -297,7 +313,12 @@ class Environment:
 
     def _reward(self, score: Score, parent: Parent, update: int, accuracy=None) -> float:
         """The paper's reward of a scored student against ``parent`` (the penalty anneals),
-        from its distilled accuracy (or ``accuracy``)."""
+        from its distilled accuracy (or ``accuracy``). Under a size target: the accuracy
+        ratio to the teacher, whatever the parent (a student breaking a constraint gets
+        the paper's penalty)."""
+        if self.target and not score.violated:
+            value = score.val_accuracy if accuracy is None else accuracy
+            return float(value) / max(self.teacher_accuracy, 1e-9)
         return reward(
             score.params,
             parent.params,
@@ -354,3 +375,9 @@ class Environment:
         )
         score.valid = True
         score.reward = self._reward(score, self.teacher_parent, update, float(accuracy))
+
+
+def _lowest(*bounds):
+    """The tightest of some upper bounds (None: unbounded)."""
+    given = [b for b in bounds if b is not None]
+    return min(given) if given else None

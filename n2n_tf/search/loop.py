@@ -235,7 +235,9 @@ class Search:
         feats = features(layers)
         seed = tuple(int(v) for v in self.rng.integers(0, 2**31 - 1, size=2))
         actions = stage.policy.sample(feats, free, seed, n=self.config.search.rollouts)
-        archs = [stage.architecture(layers, action, base) for action in actions]
+        # The size target's wall (an environment without one lets every student through).
+        project = getattr(self.env, "project", lambda arch: arch)
+        archs = [project(stage.architecture(layers, action, base)) for action in actions]
         return feats, free, actions, archs
 
     def _update(self, name: str, update: int) -> None:

@@ -149,6 +149,56 @@ class ShrinkStage(Stage):
         return Architecture(removed=parent.removed, factors=chosen)
 
 
+class JointStage(Stage):
+    """Remove-or-a-factor per layer in one action (``search.stages=[joint]``): a layer
+    either goes, or stays at one of ``search.factors``, so the policy is judged by the
+    student it makes rather than by an intermediate architecture.
+
+    The policy is the autoregressive ``ShrinkPolicy`` over one more choice, index 0
+    ("remove"). A layer that may not be removed reads index 0 as the narrowest factor;
+    one that may not be narrowed reads any other index as full width.
+    """
+
+    name = "joint"
+    mac_share = 0.35
+    time_share = 1.0
+    REMOVE = 1e-3  # the marker of index 0 among the policy's choices (never a width)
+
+    def __init__(self, config: Config, random: bool = False, policy=None, updates=None):
+        self.factors = tuple(config.search.factors)
+        super().__init__(config, random, policy, updates)
+
+    def make_policy(self, config, random):
+        s = config.search
+        choices = (self.REMOVE, *s.factors)
+        return RandomPolicy.shrink(choices) if random else ShrinkPolicy(choices, s.hidden, s.layers)
+
+    def learning_rate(self, config):
+        return config.search.shrink_lr
+
+    @classmethod
+    def planned_updates(cls, config):
+        s = config.search
+        return int(s.removal_updates + s.shrink_updates)  # the two stages' updates, in one
+
+    def layers(self, layers, parent):
+        kept = [layer for layer in layers if layer.name not in parent.removed]
+        return kept, [layer.removable or layer.shrinkable for layer in kept]
+
+    def architecture(self, layers, action, parent):
+        removed, factors = set(parent.removed), {}
+        narrowest = min(self.factors)
+        for layer, a in zip(layers, action, strict=True):
+            index = int(a)
+            if index == 0 and layer.removable:
+                removed.add(layer.name)
+                continue
+            factor = narrowest if index == 0 else self.factors[index - 1]
+            if layer.shrinkable and factor < 1.0:
+                factors[layer.name] = factor
+        return Architecture(removed=frozenset(removed), factors=factors)
+
+
 STAGE_TYPES: dict[str, type[Stage]] = {}
 """Stage classes by the name ``search.stages`` uses."""
 
@@ -164,6 +214,7 @@ def register_stage(cls: type[Stage]) -> type[Stage]:
 
 register_stage(RemovalStage)
 register_stage(ShrinkStage)
+register_stage(JointStage)
 
 
 def stage_names(config: Config) -> tuple[str, ...]:
@@ -182,4 +233,12 @@ def stage_names(config: Config) -> tuple[str, ...]:
     return names
 
 
-__all__ = ["STAGE_TYPES", "RemovalStage", "ShrinkStage", "Stage", "register_stage", "stage_names"]
+__all__ = [
+    "STAGE_TYPES",
+    "JointStage",
+    "RemovalStage",
+    "ShrinkStage",
+    "Stage",
+    "register_stage",
+    "stage_names",
+]

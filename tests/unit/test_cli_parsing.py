@@ -75,3 +75,10 @@ def test_only_the_groups_verbose_flag_turns_native_logs_back_on():
 def test_compress_method_becomes_the_config_value(stub_compress):
     assert invoke("compress", "--teacher", "t.keras", "--method", "l1").exit_code == 0
     assert stub_compress[0].config.search.method == "l1"
+
+
+def test_compress_targets_and_compare_become_config_values(stub_compress):
+    args = ["--target-params", "4x", "--target-flops", "1e6", "--compare", "l1, uniform"]
+    assert invoke("compress", "--teacher", "t.keras", *args).exit_code == 0
+    s = stub_compress[0].config.search
+    assert (s.target_params, s.target_flops, s.compare) == ("4x", "1e6", ("l1", "uniform"))

@@ -82,3 +82,24 @@ def test_unknown_or_repeated_stages_are_refused_naming_the_registered_ones(tmp_p
     with pytest.raises(ValueError, match="Stage subclass"):
         register_stage(object)
     assert set(STAGE_TYPES) >= {"removal", "shrink", "uniform_width"}
+
+
+def test_the_joint_stage_removes_or_narrows_each_layer_in_one_action(tmp_path, spec):
+    config = load_config(
+        None, ["search.stages=[joint]", "search.rollouts=6", "search.hidden=8",
+               "search.removal_updates=1", "search.shrink_updates=2"],
+    )  # fmt: skip
+    env = SyntheticEnvironment(spec, config.search.factors, seed=0)
+    search = Search(None, None, config, tmp_path, env=env)
+    assert search.stages["joint"].updates == 3
+    search.run()
+    history = rows(tmp_path / "history.jsonl")
+    assert len(history) == 18 and {r["stage"] for r in history} == {"joint"}
+    assert any(r["removed"] and r["factors"] for r in history)  # both in one student
+    removable = {x.name for x in spec.layers if x.removable}
+    factors = set(config.search.factors)
+    for r in history:
+        assert set(r["removed"]) <= removable
+        assert set(r["factors"].values()) <= factors and not set(r["factors"]) & set(r["removed"])
+    arch, score = search.best()
+    assert score is not None and score["params"] < spec.params
