@@ -29,7 +29,7 @@ import numpy as np
 from n2n_tf import graph, models
 from n2n_tf.config import load_config
 from n2n_tf.search.loop import Search, random_search
-from n2n_tf.search.policies import RemovalPolicy, ShrinkPolicy
+from n2n_tf.search.stages import STAGE_TYPES
 from n2n_tf.search.synthetic import SyntheticEnvironment
 
 BASE = "search.rollouts=5,search.removal_updates=10,search.shrink_updates=20"
@@ -40,10 +40,7 @@ def policies_for(config, pairs: dict):
     are reused across runs of the same shape (their traced functions with them)."""
     s = config.search
     keras.utils.set_random_seed(config.runtime.seed)
-    new = (
-        RemovalPolicy(s.hidden, s.layers, s.init_keep_logit),
-        ShrinkPolicy(s.factors, s.hidden, s.layers),
-    )
+    new = tuple(STAGE_TYPES[name](config).policy for name in ("removal", "shrink"))
     for policy in new:
         policy.build_once()
     key = (s.hidden, s.layers, s.factors)

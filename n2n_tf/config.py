@@ -196,6 +196,10 @@ class SearchConfig:
     such as ``4x``): every sampled architecture is projected onto the target
     before it is built (``search/target.py``), and the reward is the accuracy
     ratio to the teacher. The ``max_*`` constraints keep working beside them.
+    ``width_prior``: the initial probability a width policy puts on the
+    factor 0.5 (0: uniform; N2N's reference code starts at 0.45).
+    ``normalize_advantages``: REINFORCE's advantages divided by their standard
+    deviation within the update.
     ``compare`` (``[l1]``): baseline methods whose student of the found
     student's size is fine-tuned beside it, the same way; the report says by
     how many points the search won or lost.
@@ -204,6 +208,8 @@ class SearchConfig:
     stages: tuple[str, ...] = ("removal", "shrink")
     method: str = "n2n"
     width: float = field(default=0.5, metadata=_rng(0.01, 1.0))
+    width_prior: float = field(default=0.0, metadata=_rng(0.0, 0.99))
+    normalize_advantages: bool = False
     target_params: str | None = None
     target_flops: str | None = None
     compare: tuple[str, ...] = ()

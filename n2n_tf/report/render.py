@@ -91,7 +91,12 @@ def facts(metrics: dict, figures: dict) -> list[tuple[str, str]]:
         (
             "students scored",
             f"{figures['students_scored']} distinct"
-            + (f", {trained} trained" if trained is not None else ""),
+            + (f", {trained} trained" if trained is not None else "")
+            + (
+                f"; {figures['students_screened_only']} more screened only"
+                if figures.get("students_screened_only")
+                else ""
+            ),
         )
     )
     for name, other in (metrics.get("compare") or {}).items():

@@ -84,6 +84,15 @@ def _student_key(row: dict) -> tuple:
     return (tuple(sorted(row.get("removed") or ())), tuple(sorted(factors.items())))
 
 
+def screened_only(rows: Iterable[dict]) -> int:
+    """Distinct students only screened (``tier: screen`` in every row of them)."""
+    tiers: dict[tuple, set] = {}
+    for row in rows:
+        if row.get("valid") and row.get("params") is not None:
+            tiers.setdefault(_student_key(row), set()).add(row.get("tier", "distill"))
+    return sum(1 for seen in tiers.values() if seen == {"screen"})
+
+
 def students(rows: Iterable[dict], source: str) -> list[dict]:
     """Every distinct scored student (invalid ones and repeats left out)."""
     seen, out = set(), []
@@ -268,6 +277,7 @@ def summarize(run: RunData) -> dict:
             default=None,
         ),
         "students_scored": len(searched),
+        "students_screened_only": screened_only(run.history),
         "random_students_scored": len(random),
         "pareto_params": pareto(scored, "params"),
         "pareto_flops": pareto(scored, "flops"),

@@ -7,7 +7,12 @@ import time
 from dataclasses import dataclass
 
 from n2n_tf import graph
+from n2n_tf.data import Datasets
+from n2n_tf.predictions import accuracies
 from n2n_tf.search.reward import reward
+from n2n_tf.search.screen import batchnorm_layers, refresh_batchnorm
+
+SCREEN_BATCHES = 8  # training batches the statistics are re-estimated on
 
 
 @dataclass
@@ -34,11 +39,45 @@ class Measured:
     reason: str = ""
 
 
+def refresh_if_better(students, train: Datasets, val, current: dict, index: list) -> dict:
+    """Re-estimates each student's BatchNorm statistics on a few training batches
+    (``search.screen.refresh_batchnorm``) and keeps them where they score better on the
+    validation split; returns ``{index: validation accuracy}`` of those kept.
+
+    A short fine-tune at Keras' BatchNorm momentum (0.99) leaves much of the teacher's
+    inherited statistics in a student whose activations no longer match them.
+    """
+    with_bn = [(i, s) for i, s in zip(index, students, strict=True) if batchnorm_layers(s)]
+    if not with_bn:
+        return {}
+    batches = [x for x, _ in train.train_plain.take(SCREEN_BATCHES)]
+    saved = {i: [v.numpy() for v in _statistics(s)] for i, s in with_bn}
+    for _, student in with_bn:
+        refresh_batchnorm(student, batches)
+    after = accuracies([s for _, s in with_bn], val)
+    kept = {}
+    for (i, student), accuracy in zip(with_bn, after, strict=True):
+        if accuracy > current[i]:
+            kept[i] = accuracy
+        else:
+            for variable, value in zip(_statistics(student), saved[i], strict=True):
+                variable.assign(value)
+    return kept
+
+
+def _statistics(model) -> list:
+    return [
+        v for layer in batchnorm_layers(model) for v in (layer.moving_mean, layer.moving_variance)
+    ]
+
+
 def finetune_and_measure(
     env, students, data, epochs: int, deadline: float | None = None, seed: int = 0
 ) -> list[Measured]:
     """Fine-tunes ``students`` together by distillation from ``env``'s teacher for whole
-    epochs of ``data.train`` (``env``'s trainer), then measures each on ``data.test``.
+    epochs of ``data.train`` (``env``'s trainer), keeps re-estimated BatchNorm statistics
+    where they do better on the validation split (``refresh_if_better``), then measures
+    each on ``data.test``.
 
     Args:
         env: a ``search.Environment`` (its trainer, teacher size and accuracy).
@@ -49,13 +88,15 @@ def finetune_and_measure(
     start = time.perf_counter()
     # steps=0: whole epochs (distill.steps is the scoring budget of one student).
     fits = env.trainer.fit(students, data, epochs=epochs, steps=0, seed=seed, deadline=deadline)
-    seconds = time.perf_counter() - start
     ok = [i for i, fit in enumerate(fits) if not fit.failed]
+    vals = {i: fits[i].val_accuracy for i in ok}
+    vals |= refresh_if_better([students[i] for i in ok], env.data, data.val, vals, ok)
+    seconds = time.perf_counter() - start
     tests = dict(zip(ok, env.trainer.evaluate([students[i] for i in ok], data.test), strict=True))
     out = []
     for i, (student, fit) in enumerate(zip(students, fits, strict=True)):
         params = graph.count_params(student)
-        val = None if fit.failed else fit.val_accuracy
+        val = vals.get(i)
         out.append(
             Measured(
                 params=params,

@@ -263,6 +263,8 @@ class Search:
         advantages = np.zeros(len(learnt))
         if rewards:
             given = baseline.advantages(rewards)
+            if self.config.search.normalize_advantages and len(given) > 1:
+                given = given / (np.std(given) + 1e-8)
             advantages[[i for i, r in enumerate(learnt) if r is not None]] = given
         used_baseline = (
             float(np.mean(rewards or [0.0])) if baseline.value is None else baseline.value

@@ -141,7 +141,12 @@ class ShrinkPolicy(_Policy):
     """
 
     def __init__(
-        self, factors: Sequence[float] = DEFAULT_FACTORS, hidden: int = 30, layers: int = 2, **kw
+        self,
+        factors: Sequence[float] = DEFAULT_FACTORS,
+        hidden: int = 30,
+        layers: int = 2,
+        prior: Sequence[float] | None = None,
+        **kw,
     ):
         super().__init__(**kw)
         self.factors = tuple(float(f) for f in factors)
@@ -149,7 +154,16 @@ class ShrinkPolicy(_Policy):
             raise ValueError(f"Width factors must be in (0, 1]. Received: factors={factors}")
         self.full = int(np.argmax(self.factors))  # the index fixed layers take
         self.cells = [keras.layers.LSTMCell(hidden) for _ in range(layers)]
-        self.head = keras.layers.Dense(len(self.factors))
+        bias = "zeros"
+        if prior is not None:  # the initial probability of each factor (the head's bias)
+            p = np.asarray(prior, np.float64)
+            if p.shape != (len(self.factors),) or not (p > 0).all():
+                raise ValueError(
+                    f"A width prior gives each factor a positive probability. Received: "
+                    f"prior={list(prior)} for factors={list(self.factors)}"
+                )
+            bias = keras.initializers.Constant(np.log(p / p.sum()))
+        self.head = keras.layers.Dense(len(self.factors), bias_initializer=bias)
         self.hidden = hidden
 
     def build_once(self) -> None:

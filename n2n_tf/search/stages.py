@@ -21,6 +21,17 @@ from n2n_tf.search.policies import RandomPolicy, RemovalPolicy, ShrinkPolicy
 from n2n_tf.types import Architecture, LayerSpec
 
 
+def width_prior(choices, mass: float):
+    """Initial probabilities of a width policy's choices: ``mass`` on the factor nearest
+    0.5, the rest shared evenly (None when ``mass`` is 0: the head's zero bias, uniform).
+    N2N's reference code starts with 45% on 0.5 (its factor list repeats it)."""
+    if not mass or len(choices) < 2:
+        return None
+    middle = min(range(len(choices)), key=lambda i: abs(choices[i] - 0.5))
+    rest = (1.0 - mass) / (len(choices) - 1)
+    return [mass if i == middle else rest for i in range(len(choices))]
+
+
 class Stage:
     """One stage of the search: its policy, optimiser, updates, and how an action
     becomes an ``Architecture`` of the stage's parent.
@@ -127,11 +138,9 @@ class ShrinkStage(Stage):
 
     def make_policy(self, config, random):
         s = config.search
-        return (
-            RandomPolicy.shrink(s.factors)
-            if random
-            else ShrinkPolicy(s.factors, s.hidden, s.layers)
-        )
+        if random:
+            return RandomPolicy.shrink(s.factors)
+        return ShrinkPolicy(s.factors, s.hidden, s.layers, width_prior(s.factors, s.width_prior))
 
     def learning_rate(self, config):
         return config.search.shrink_lr
@@ -171,7 +180,10 @@ class JointStage(Stage):
     def make_policy(self, config, random):
         s = config.search
         choices = (self.REMOVE, *s.factors)
-        return RandomPolicy.shrink(choices) if random else ShrinkPolicy(choices, s.hidden, s.layers)
+        if random:
+            return RandomPolicy.shrink(choices)
+        prior = width_prior(choices, s.width_prior)
+        return ShrinkPolicy(choices, s.hidden, s.layers, prior)
 
     def learning_rate(self, config):
         return config.search.shrink_lr

@@ -108,7 +108,38 @@ def test_a_screened_search_writes_the_tier_of_every_row(env_parts, tmp_path):
     shrink = [r for r in rows if r["stage"] == "shrink" and r["valid"]]
     assert all(r["policy_reward"] is not None for r in shrink)
     assert search.env.trained <= 2 * 2 < search.env.screened
+    from n2n_tf.report.reader import load_run
+    from n2n_tf.report.summary import summarize
+
+    figures = summarize(load_run(tmp_path))
+    keys = {(tuple(r["removed"]), tuple(sorted(r["factors"].items()))) for r in rows if r["valid"]}
+    distilled = {
+        (tuple(r["removed"]), tuple(sorted(r["factors"].items())))
+        for r in rows
+        if r["valid"] and r["tier"] == "distill"
+    }
+    assert figures["students_scored"] == len(distilled)  # the report ranks distilled ones
+    assert figures["students_screened_only"] == len(keys - distilled) > 0
     arch, score = search.best()
     assert score is not None and score["tier"] == "distill"
     assert graph.estimate(teacher, arch)[0] < graph.count_params(teacher)
     assert Architecture.from_dict(search.state.best["shrink"]["arch"]) == arch
+
+
+def test_after_a_fine_tune_refreshed_statistics_are_kept_only_where_validation_gains(env_parts):
+    from n2n_tf.search.finetune import refresh_if_better
+
+    _, ds = env_parts
+    env = make_env(env_parts)
+    spoiled = env.build(uniform_architecture(env.spec, 1.0))
+    for layer in batchnorm_layers(spoiled):  # statistics that match nothing
+        layer.moving_mean.assign(layer.moving_mean + 5.0)
+    (bad,) = env.trainer.evaluate([spoiled], ds.val)
+    kept = refresh_if_better([spoiled], env.data, ds.val, {0: bad}, [0])
+    assert set(kept) == {0} and kept[0] > bad
+    assert env.trainer.evaluate([spoiled], ds.val)[0] == pytest.approx(kept[0])
+    # A student already better than its refresh keeps its own statistics.
+    before = [np.asarray(v).copy() for v in batchnorm_layers(spoiled)[0].weights]
+    assert refresh_if_better([spoiled], env.data, ds.val, {0: 1.0}, [0]) == {}
+    after = [np.asarray(v) for v in batchnorm_layers(spoiled)[0].weights]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))

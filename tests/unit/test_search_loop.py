@@ -13,6 +13,7 @@ from n2n_tf.search.environment import Parent
 from n2n_tf.search.loop import Search, random_search
 from n2n_tf.search.policies import RandomPolicy, RemovalPolicy, ShrinkPolicy, features
 from n2n_tf.search.reward import reward
+from n2n_tf.search.stages import STAGE_TYPES
 from n2n_tf.search.synthetic import SyntheticEnvironment
 
 PLAN = ["search.rollouts=5", "search.removal_updates=4", "search.shrink_updates=4"]
@@ -35,12 +36,11 @@ def policies():
     return pair
 
 
-def fresh(pair, seed: int):
+def fresh(pair, seed: int, *sets):
     """The module's policies with the initial weights new policies would get under ``seed``."""
     keras.utils.set_random_seed(seed)
-    config = load_config(None)
-    s = config.search
-    new = (RemovalPolicy(s.hidden, s.layers, s.init_keep_logit), ShrinkPolicy(s.factors))
+    config = load_config(None, list(sets))
+    new = tuple(STAGE_TYPES[name](config).policy for name in ("removal", "shrink"))
     for old, policy in zip(pair, new, strict=True):
         policy.build_once()
         old.set_weights(policy.get_weights())
