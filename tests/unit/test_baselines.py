@@ -16,12 +16,6 @@ from n2n_tf.search.baselines import (
 )
 
 
-@pytest.fixture(scope="module")
-def teacher():
-    keras.utils.set_random_seed(0)
-    return models.build("resnet20", (8, 8, 1), 10, width=0.5)
-
-
 def test_l1_at_a_size_is_the_uniform_width_nearest_that_size(teacher):
     spec = graph.inspect(teacher)
     target = spec.params // 4

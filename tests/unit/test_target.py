@@ -27,12 +27,6 @@ def test_a_bad_or_too_large_target_is_refused_in_one_line(value):
     assert "\n" not in str(err.value) and "Received: target_params=" in str(err.value)
 
 
-@pytest.fixture(scope="module")
-def teacher():
-    keras.utils.set_random_seed(0)
-    return models.build("resnet20", (8, 8, 1), 10, width=0.5)
-
-
 def test_the_projection_is_the_widest_uniform_narrowing_that_meets_the_target(teacher):
     spec = graph.inspect(teacher)
     removable = [x.name for x in spec.layers if x.removable]
