@@ -361,6 +361,9 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
                 f"Known keys: {', '.join(prefix + k for k in fields)}. Received: {where}"
             )
         annotation = hints[key]
+        if isinstance(value, (list, tuple)) and not value and fields[key].default == ():
+            kwargs[key] = ()  # a list that may be empty (``screen_reward``, ``compare``)
+            continue
         if dataclasses.is_dataclass(annotation):
             kwargs[key] = _build(annotation, value or {}, f"{where}.")
         else:

@@ -96,3 +96,15 @@ def test_every_preset_in_configs_loads():
     assert {"cifar100-resnet18", "svhn-resnet18", "mnist-vgg13"} <= names
     for path in presets:
         assert isinstance(load_config(path), Config), path
+
+
+def test_a_saved_config_loads_again_with_its_empty_lists(tmp_path):
+    from n2n_tf.config import save_config
+
+    config = load_config(None, ["search.compare=[l1]"])
+    assert config.search.screen_reward == () and config.search.compare == ("l1",)
+    save_config(config, tmp_path / "config.yaml")
+    assert load_config(str(tmp_path / "config.yaml")) == config  # --resume reads it back
+    assert load_config(None, ["search.compare=[]"]).search.compare == ()
+    with pytest.raises(ValueError, match="non-empty list"):
+        load_config(None, ["search.stages=[]"])  # a list that must not be empty
