@@ -215,7 +215,8 @@ class Environment:
                 too_big[key] = score
                 continue
             fresh[key] = (arch, score)
-        keras.utils.set_random_seed(seed)
+        if fresh:  # new students are built under the update's seed (as before screening)
+            keras.utils.set_random_seed(seed)
         if self.config.search.screen_top_k > 0:
             built = self._screen(fresh, archs, parent, update)
         else:
@@ -287,8 +288,7 @@ class Environment:
             pair for pair in top[: self.config.search.screen_top_k] if pair[1].tier == "screen"
         ]
         rebuild = [(arch, score) for arch, score in ranked if score.key not in models]
-        again = dict((score.key, model) for score, model in self._build(rebuild))
-        models |= again
+        models |= {score.key: model for score, model in self._build(rebuild)}
         return [(score, models[score.key]) for _, score in ranked if score.key in models]
 
     def _against(self, score: Score, parent: Parent, update: int, screen_reward=False) -> Score:
