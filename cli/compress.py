@@ -174,8 +174,7 @@ def compress(
 ):
     """Search a small student of TEACHER by RL, fine-tune it and print a summary."""
     from n2n_tf.jobs import EXPORT_FORMATS, load_config
-    from n2n_tf.jobs.compress import compress as run
-    from n2n_tf.jobs.compress import cpu_plan
+    from n2n_tf.jobs.compress import CompressRequest, run
 
     if resume_dir:
         saved = Path(resume_dir) / "config.yaml"
@@ -205,10 +204,8 @@ def compress(
         }
     )
     config = load_config(config_path, [*flags, *overrides])
-    if not resume_dir and config_path is None:
-        config = cpu_plan(config)
     with live_progress(quiet) as progress:
-        result = run(
+        request = CompressRequest(
             teacher,
             None,
             config,
@@ -222,7 +219,9 @@ def compress(
             force=force,
             architecture=architecture,
             bake_preprocessing=not no_preprocessing_layers,
+            cpu_budget=config_path is None,
         )
+        result = run(request)
     click.echo(_summary(result.metrics))
     if result.metrics.get("export"):
         from n2n_tf.cli.export import format_report

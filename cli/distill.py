@@ -50,7 +50,7 @@ def distill(
     overrides,
 ):
     """Distil STUDENT from TEACHER and save it, printing accuracies before and after."""
-    from n2n_tf.jobs.distill import distill_files
+    from n2n_tf.jobs.distill import DistillRequest, run
 
     flags = flag_overrides(
         {
@@ -67,20 +67,22 @@ def distill(
 
     config = load_config(config_path, [*flags, *overrides])
     with live_progress(quiet) as progress:
-        summary = distill_files(
-            teacher_path,
-            student_path,
-            config,
-            out,
-            safe_mode=not unsafe,
-            progress=progress,
-            force=force,
+        summary = run(
+            DistillRequest(
+                teacher_path,
+                student_path,
+                config,
+                out,
+                safe_mode=not unsafe,
+                progress=progress,
+                force=force,
+            )
         )
-    click.echo(check_line(summary["teacher_check"]))
+    click.echo(check_line(summary.teacher_check))
     click.echo(
-        f"Teacher {summary['teacher_accuracy']:.2%} ({summary['teacher_params']:,} params); "
-        f"student {summary['before']:.2%} before, {summary['after']:.2%} after "
-        f"({summary['student_params']:,} params, {summary['seconds']:.1f} s)"
+        f"Teacher {summary.teacher_accuracy:.2%} ({summary.teacher_params:,} params); "
+        f"student {summary.before:.2%} before, {summary.after:.2%} after "
+        f"({summary.student_params:,} params, {summary.seconds:.1f} s)"
     )
-    click.echo(f"Test accuracy of the student: {summary['test_accuracy']:.2%}")
+    click.echo(f"Test accuracy of the student: {summary.test_accuracy:.2%}")
     click.echo(f"Saved to {out}")

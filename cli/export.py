@@ -73,21 +73,24 @@ def export(
     With --dataset the exported files start with the preprocessing as Keras layers and
     take raw pixels (0..255), and every artifact is checked on raw validation images.
     """
-    from n2n_tf.jobs.export import export_file
+    from n2n_tf.jobs import load_config
+    from n2n_tf.jobs.export import ExportRequest, run
 
     flags = flag_overrides({"teacher.min_accuracy": min_teacher_accuracy})
-    report, check = export_file(
-        model_path,
-        [f.strip() for f in formats.split(",") if f.strip()],
-        out,
-        dataset,
-        config_path,
-        [*flags, *overrides],
-        safe_mode=not unsafe,
-        preprocess=preprocess,
-        force=force,
-        bake_preprocessing=not no_preprocessing_layers,
+    result = run(
+        ExportRequest(
+            model_path,
+            tuple(f.strip() for f in formats.split(",") if f.strip()),
+            out,
+            dataset,
+            load_config(config_path, [*flags, *overrides]),
+            safe_mode=not unsafe,
+            preprocess=preprocess,
+            force=force,
+            bake_preprocessing=not no_preprocessing_layers,
+        )
     )
+    report, check = result.report, result.check
     if check is not None:
         click.echo(check_line(check.to_dict(), who="Model"))
         if not no_preprocessing_layers:

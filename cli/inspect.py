@@ -67,10 +67,10 @@ def inspect(teacher, dataset, as_json, unsafe, preprocess, architecture, config_
     32x32x3 images and 10 classes when no --dataset is given).
     """
     from n2n_tf.jobs import load_config
-    from n2n_tf.jobs.inspect import inspect_teacher
+    from n2n_tf.jobs.inspect import InspectRequest, run
 
     config = load_config(config_path, list(overrides))
-    report = inspect_teacher(
+    request = InspectRequest(
         teacher,
         dataset,
         preprocess=preprocess,
@@ -78,4 +78,5 @@ def inspect(teacher, dataset, as_json, unsafe, preprocess, architecture, config_
         safe_mode=not unsafe,
         architecture=architecture,
     )
+    report = run(request).report
     click.echo(json.dumps(report) if as_json else format_table(report))

@@ -32,7 +32,7 @@ def train_teacher(
 ):
     """Train a teacher from the zoo and print its validation and test accuracy."""
     from n2n_tf.jobs import load_config
-    from n2n_tf.jobs.train_teacher import train_teacher as run
+    from n2n_tf.jobs.train_teacher import TeacherRequest, run
 
     flags = flag_overrides(
         {
@@ -48,7 +48,7 @@ def train_teacher(
     )
     config = load_config(config_path, [*flags, *overrides])
     with live_progress(quiet) as progress:
-        result = run(config, out, verbose=0, progress=progress)
+        result = run(TeacherRequest(config, out, verbose=0, progress=progress))
     click.echo(
         f"Teacher {config.teacher.arch} on {config.data.dataset}: "
         f"{result.params:,} parameters, trained in {result.seconds:.1f} s"

@@ -106,30 +106,15 @@ def _fifths(values: list[float]) -> dict:
     }
 
 
-def compress(
-    teacher,
-    dataset,
-    config: Config,
-    out: str | Path = "runs/compress",
-    removal_policy: str | None = None,
-    shrink_policy: str | None = None,
-    resume: bool = False,
-    on_update=None,
-    safe_mode: bool = True,
-    formats=FORMATS,
-    preprocess: str | None = None,
-    force: bool = False,
-    architecture: str | None = None,
-    bake_preprocessing: bool = True,
-    progress=None,
-    method: str | None = None,
-) -> CompressionResult:
-    """Finds, fine-tunes and saves a small student of ``teacher`` (N2N learning).
+@dataclass
+class CompressRequest:
+    """What the ``compress`` job is asked to do.
 
-    Args:
+    Attributes:
         teacher: a keras.Model, a ``.keras`` path, or ``zoo:NAME`` (ignored when
             resuming: the run keeps its own copy, ``teacher.keras``).
-        dataset: a dataset name (see ``n2n_tf.data.load``) or loaded ``Datasets``.
+        dataset: a dataset name (see ``n2n_tf.data.load``), loaded ``Datasets``, or
+            None for the config's ``data.dataset``.
         config: the resolved config.
         out: the run directory (config, history, checkpoints, students, report).
         removal_policy: start the removal policy from these weights (transfer).
@@ -149,6 +134,34 @@ def compress(
         method: how the student is found (default: the config's ``search.method``,
             ``n2n``): ``n2n``, ``random``, or a baseline such as ``l1``
             (``search.baselines.method_names``).
+        cpu_budget: the config came from no file: without a GPU and with nothing
+            that says how much to search, plan a budget of ``CPU_BUDGET`` (``cpu_plan``).
+    """
+
+    teacher: object
+    dataset: object
+    config: Config
+    out: str | Path = "runs/compress"
+    removal_policy: str | None = None
+    shrink_policy: str | None = None
+    resume: bool = False
+    on_update: object = None
+    safe_mode: bool = True
+    formats: tuple = FORMATS
+    preprocess: str | None = None
+    force: bool = False
+    architecture: str | None = None
+    bake_preprocessing: bool = True
+    progress: object = None
+    method: str | None = None
+    cpu_budget: bool = False
+
+
+def compress(teacher, dataset, config: Config, **options) -> CompressionResult:
+    """Finds, fine-tunes and saves a small student of ``teacher`` (N2N learning).
+
+    The Python entry point of ``run``: ``options`` are ``CompressRequest``'s other
+    fields (``out``, ``resume``, ``method``, ``formats``, ...).
 
     Returns:
         A ``CompressionResult``.
@@ -156,10 +169,21 @@ def compress(
     Example:
         >>> result = n2n_tf.compress(teacher, "mnist5k", n2n_tf.load_config("configs/demo.yaml"))
     """
+    return run(CompressRequest(teacher, dataset, config, **options))
+
+
+def run(request: CompressRequest) -> CompressionResult:
+    """The ``compress`` job: the search (or a baseline method), the fine-tune of the
+    student found, its export and the report, all in ``request.out``."""
+    r = request
+    teacher, dataset, config, out = r.teacher, r.dataset, r.config, r.out
+    resume, safe_mode, formats, progress = r.resume, r.safe_mode, r.formats, r.progress
     job_start = time.perf_counter()  # a --budget counts from here
-    if method is not None:
+    if r.cpu_budget and not resume:
+        config = cpu_plan(config)
+    if r.method is not None:
         config = dataclasses.replace(
-            config, search=dataclasses.replace(config.search, method=method)
+            config, search=dataclasses.replace(config.search, method=r.method)
         )
     check_method(config.search.method)
     run_dir = Path(out)
@@ -178,15 +202,15 @@ def compress(
         # The run's own copy: the same weights even for an untrained zoo teacher.
         teacher = load_model(str(saved_teacher), safe_mode=safe_mode)
     else:
-        teacher = resolve_teacher(teacher, data, safe_mode, architecture)
-    config = with_preprocess(config, preprocess)
+        teacher = resolve_teacher(teacher, data, safe_mode, r.architecture)
+    config = with_preprocess(config, r.preprocess)
     untrained = isinstance(teacher_arg, str) and teacher_arg.startswith("zoo:")
     if untrained:
         logger.warning(
             "`%s` is an untrained zoo network: the teacher check is skipped", teacher_arg
         )
     # A resumed run's teacher was accepted (or forced past the check) when the run began.
-    prepared = prepare(teacher, data, config, force=force or untrained or resume)
+    prepared = prepare(teacher, data, config, force=r.force or untrained or resume)
     teacher, data, config = prepared.teacher, prepared.data, prepared.config
     config = resolve_device_defaults(config)  # issue 13: auto GPU settings, saved resolved
     plan, costs, search_offset = None, None, None
@@ -212,8 +236,8 @@ def compress(
             data,
             config,
             run_dir,
-            (removal_policy, shrink_policy),
-            on_update,
+            (r.removal_policy, r.shrink_policy),
+            r.on_update,
             progress,
             plan,
             start,
@@ -250,9 +274,9 @@ def compress(
             student,
             store.final,
             formats,
-            representative=representative(data, raw=bake_preprocessing),
-            validation=data.raw_batches("val") if bake_preprocessing else data.val,
-            preprocessing=data.preprocessing if bake_preprocessing else None,
+            representative=representative(data, raw=r.bake_preprocessing),
+            validation=data.raw_batches("val") if r.bake_preprocessing else data.val,
+            preprocessing=data.preprocessing if r.bake_preprocessing else None,
         )
     metrics = {
         "method": config.search.method,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from n2n_tf.atomic import atomic_path
@@ -13,32 +14,56 @@ from n2n_tf.io import load_teacher
 from n2n_tf.jobs.preamble import begin, load_data, prepare
 
 
-def distill_files(
-    teacher_path: str,
-    student_path: str,
-    config: Config,
-    out: str,
-    safe_mode: bool = True,
-    force: bool = False,
-    progress=None,
-) -> dict:
-    """Loads teacher and student, distils, saves the student atomically; returns figures.
+@dataclass
+class DistillRequest:
+    """Distil the student file ``student`` from the teacher file ``teacher`` into ``out``.
 
     ``progress`` (a ``n2n_tf.progress.Progress``) sees the training pass and,
     after every epoch, ``update`` with ``kind="epoch"``, the mean loss and the ETA.
+    """
+
+    teacher: str
+    student: str
+    config: Config
+    out: str
+    safe_mode: bool = True
+    force: bool = False
+    progress: object = None
+
+
+@dataclass
+class DistillResult:
+    """The figures of a distillation (accuracies are fractions of the validation split,
+    ``test_accuracy`` of the test split)."""
+
+    teacher_accuracy: float
+    teacher_params: int
+    student_params: int
+    before: float
+    after: float
+    test_accuracy: float
+    seconds: float
+    teacher_check: dict
+    out: Path
+
+
+def run(request: DistillRequest) -> DistillResult:
+    """Loads teacher and student, distils, saves the student atomically.
 
     Raises:
         ValueError: unreadable models, mismatched shapes, or a bad output path.
     """
+    r = request
+    config, out, safe_mode, progress = r.config, r.out, r.safe_mode, r.progress
     if Path(out).suffix != ".keras":
         raise ValueError(f"The student is saved as a .keras file. Received: out='{out}'")
     begin(config)
     ds = load_data(config)
-    teacher = load_teacher(teacher_path, safe_mode=safe_mode)
-    prepared = prepare(teacher, ds, config, force=force)
+    teacher = load_teacher(r.teacher, safe_mode=safe_mode)
+    prepared = prepare(teacher, ds, config, force=r.force)
     teacher, ds = prepared.teacher, prepared.data
     # Students are trained on logits too, fitted to the same images.
-    student = load_teacher(student_path, safe_mode=safe_mode, input_shape=ds.info.input_shape)
+    student = load_teacher(r.student, safe_mode=safe_mode, input_shape=ds.info.input_shape)
     if tuple(teacher.output_shape) != tuple(student.output_shape):
         raise ValueError(
             "Teacher and student must have the same output shape. Received: "
@@ -73,13 +98,14 @@ def distill_files(
     with atomic_path(out) as tmp:
         student.save(tmp)
     save_config(prepared.config, Path(out).with_name(f"{Path(out).stem}.config.yaml"))
-    return {
-        "teacher_accuracy": teacher_acc,
-        "teacher_params": count_params(teacher),
-        "student_params": count_params(student),
-        "before": before,
-        "after": result.val_accuracy,
-        "test_accuracy": test_acc,
-        "seconds": result.seconds,
-        "teacher_check": prepared.check.to_dict(),
-    }
+    return DistillResult(
+        teacher_accuracy=teacher_acc,
+        teacher_params=count_params(teacher),
+        student_params=count_params(student),
+        before=before,
+        after=result.val_accuracy,
+        test_accuracy=test_acc,
+        seconds=result.seconds,
+        teacher_check=prepared.check.to_dict(),
+        out=Path(out),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 
 import keras
 
@@ -61,6 +62,31 @@ def layer_table(model: keras.Model) -> dict:
             if s.fixed_reason
         ],
     }
+
+
+@dataclass
+class InspectRequest:
+    """Inspect ``teacher`` (a keras.Model, a model file or directory, or ``zoo:NAME``);
+    with a ``dataset``, also score it (see ``inspect_teacher`` for the fields)."""
+
+    teacher: object
+    dataset: str | None = None
+    preprocess: str | None = None
+    config: Config | None = None
+    safe_mode: bool = True
+    architecture: str | None = None
+
+
+@dataclass
+class InspectResult:
+    """The inspection as ``inspect_teacher`` returns it (``--json`` prints it)."""
+
+    report: dict
+
+
+def run(request: InspectRequest) -> InspectResult:
+    """The ``inspect`` job."""
+    return InspectResult(inspect_teacher(**vars(request)))
 
 
 def inspect_teacher(

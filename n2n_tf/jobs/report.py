@@ -14,6 +14,18 @@ class ReportResult:
     paths: dict[str, Path]
 
 
+@dataclass
+class ReportRequest:
+    """Render the report of the run directory ``run_dir``."""
+
+    run_dir: str | Path
+
+
+def run(request: ReportRequest) -> ReportResult:
+    """The ``report`` job."""
+    return report(request.run_dir)
+
+
 def report(run_dir: str | Path) -> ReportResult:
     """Renders the report of ``run_dir`` from what is on disk.
 
@@ -25,4 +37,4 @@ def report(run_dir: str | Path) -> ReportResult:
     return ReportResult({kind: Path(p) for kind, p in write_report(run_dir).items()})
 
 
-__all__ = ["ReportResult", "report"]
+__all__ = ["ReportRequest", "ReportResult", "report", "run"]

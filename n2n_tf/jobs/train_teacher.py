@@ -92,12 +92,27 @@ class ProgressCallback(keras.callbacks.Callback):
         self.progress.update(info)
 
 
+@dataclass
+class TeacherRequest:
+    """Train ``config.teacher.arch`` on ``config.data.dataset`` (see ``train_teacher``)."""
+
+    config: Config
+    out: str | Path | None = None
+    verbose: int | str = "auto"
+    progress: Progress | None = None
+
+
+def run(request: TeacherRequest) -> TeacherResult:
+    """The ``train-teacher`` job."""
+    return train_teacher(**vars(request))
+
+
 def train_teacher(
     config: Config,
     out: str | Path | None = None,
     verbose: int | str = "auto",
     progress: Progress | None = None,
-):
+) -> TeacherResult:
     """Builds ``config.teacher.arch`` and trains it on ``config.data.dataset``.
 
     Args:

@@ -6,7 +6,6 @@ run in well under a second each and the e2e tests keep only what needs a real ru
 """
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -18,15 +17,15 @@ from n2n_tf.cli.main import _verbose, cli
 def stub_compress(monkeypatch):
     calls = []
 
-    def compress(teacher, data, config, **kwargs):
-        calls.append(SimpleNamespace(teacher=teacher, config=config, **kwargs))
+    def run(request):
+        calls.append(request)
+        teacher = request.teacher
         if teacher == "broken.keras":
             raise ValueError("Cannot load teacher `broken.keras`: the file is corrupt.\nmore")
         # Stop here: what the command prints from a real result is the e2e tests' business.
         raise KeyboardInterrupt if teacher == "interrupt.keras" else SystemExit(0)
 
-    monkeypatch.setattr("n2n_tf.jobs.compress.compress", compress)
-    monkeypatch.setattr("n2n_tf.jobs.compress.cpu_plan", lambda config: config)
+    monkeypatch.setattr("n2n_tf.jobs.compress.run", run)
     return calls
 
 
@@ -82,3 +81,56 @@ def test_compress_targets_and_compare_become_config_values(stub_compress):
     assert invoke("compress", "--teacher", "t.keras", *args).exit_code == 0
     s = stub_compress[0].config.search
     assert (s.target_params, s.target_flops, s.compare) == ("4x", "1e6", ("l1", "uniform"))
+
+
+def test_compress_asks_for_the_cpu_plan_only_when_no_config_file_was_given(stub_compress):
+    assert invoke("compress", "--teacher", "t.keras").exit_code == 0
+    assert (
+        invoke("compress", "--teacher", "t.keras", "--config", "configs/demo.yaml").exit_code == 0
+    )
+    assert [call.cpu_budget for call in stub_compress] == [True, False]
+
+
+def _stub_run(monkeypatch, job: str):
+    """Replaces ``n2n_tf.jobs.<job>.run`` by a stub that records its request and stops."""
+    calls = []
+
+    def run(request):
+        calls.append(request)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(f"n2n_tf.jobs.{job}.run", run)
+    return calls
+
+
+def test_every_other_command_calls_its_job_once_with_a_typed_request(monkeypatch, tmp_path):
+    from n2n_tf.jobs.distill import DistillRequest
+    from n2n_tf.jobs.export import ExportRequest
+    from n2n_tf.jobs.inspect import InspectRequest
+    from n2n_tf.jobs.report import ReportRequest
+    from n2n_tf.jobs.train_teacher import TeacherRequest
+
+    distill = ["distill", "--teacher", "t.keras", "--student", "s.keras", "--out", "o.keras"]
+    commands = {
+        "distill": (DistillRequest, [*distill, "--epochs", "2"]),
+        "export": (ExportRequest, ["export", "m.keras", "--format", "keras, tflite"]),
+        "inspect": (InspectRequest, ["inspect", "zoo:resnet20", "--preprocess", "unit"]),
+        "train_teacher": (TeacherRequest, ["train-teacher", "--epochs", "3"]),
+        "report": (ReportRequest, ["report", str(tmp_path)]),
+    }
+    requests = {}
+    for job, (kind, args) in commands.items():
+        calls = _stub_run(monkeypatch, job)
+        result = invoke(*args)
+        assert result.exit_code == 0, (job, result.output)
+        assert len(calls) == 1 and isinstance(calls[0], kind), job
+        requests[job] = calls[0]
+    # What the options became, one per command.
+    assert (requests["distill"].student, requests["distill"].config.distill.epochs) == (
+        "s.keras",
+        2,
+    )
+    assert requests["export"].formats == ("keras", "tflite")
+    assert requests["inspect"].preprocess == "unit"
+    assert requests["train_teacher"].config.teacher.epochs == 3
+    assert str(requests["report"].run_dir) == str(tmp_path)
