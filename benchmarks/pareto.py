@@ -70,7 +70,6 @@ at n2n's mean parameters; outside the curve, its nearest end's accuracy, and
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import json
 import math
@@ -275,23 +274,8 @@ def check_split(teacher_path: str, config, subset: int) -> None:
 
 
 # ---------------------------------------------------------------- scoring
-def scorer(env, inherit: bool | None = None, steps: int | None = None, epochs: int | None = None):
-    """A fork of ``env`` (own score cache, shared teacher cache) building with ``inherit``
-    and, when given, scoring with ``steps``/``epochs`` instead of the config's."""
-    other = env.fork()
-    if inherit is not None and inherit != env.config.search.inherit:
-        search = dataclasses.replace(env.config.search, inherit=inherit)
-        other.config = dataclasses.replace(env.config, search=search)
-    if steps is not None or epochs is not None:
-        trainer = copy.copy(env.trainer)
-        changes = {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}
-        trainer.config = dataclasses.replace(env.trainer.config, **changes)
-        other.trainer = trainer
-    return other
-
-
 def half_budget(env) -> dict:
-    """Half of the scoring distillation, as ``steps``/``epochs`` for ``scorer``."""
+    """Half of the scoring distillation, as ``steps``/``epochs`` for ``Environment.fork``."""
     d = env.trainer.config
     if d.steps:
         return {"steps": max(1, d.steps // 2)}
@@ -621,19 +605,17 @@ def main(argv=None):
         dataset = "folder:" + make_subset(root, args.subset, 0, out / f"subset-{args.subset}")
     config = make_config(args, dataset)
 
-    from n2n_tf.runtime import configure_threads
+    from n2n_tf.jobs.preamble import begin, load_data, prepare
 
-    # As `n2n-tf compress` sets the pools (before TensorFlow starts).
-    configure_threads(config.runtime.intra_op_threads, config.runtime.inter_op_threads, True)
+    # As `n2n-tf compress` starts: thread pools (before TensorFlow starts) and seeds.
+    begin(config, fused=True)
     import keras
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # retracing warnings of many small fits
-    from n2n_tf import data as data_lib
     from n2n_tf import graph
     from n2n_tf.jobs.compress import resolve_teacher
-    from n2n_tf.jobs.preamble import prepare
-    from n2n_tf.runtime import resolve_device_defaults, set_seed
+    from n2n_tf.runtime import resolve_device_defaults
     from n2n_tf.search.environment import Environment
     from n2n_tf.search.loop import Search
 
@@ -646,9 +628,8 @@ def main(argv=None):
             config = dataclasses.replace(config, data=data_config)
     else:
         check_split(teacher_path, config, args.subset)
-    set_seed(config.runtime.seed)
     with phases("data"):
-        data = data_lib.from_config(config.data, seed=config.runtime.seed)
+        data = load_data(config)
     with phases("teacher"):
         teacher = resolve_teacher(teacher_path, data)
         prepared = prepare(teacher, data, config, force=args.teacher is None)
@@ -801,8 +782,8 @@ def main(argv=None):
     live = [r for r in results.rows if r.get("status") != "no_student"]
     todo = [r for r in live if "cheap_score" not in r]
     with phases("score_baselines"):
-        score_rows(scorer(env, inherit=True), [r for r in todo if r["inherit"]], "cheap_score")
-        score_rows(scorer(env, inherit=False), [r for r in todo if not r["inherit"]], "cheap_score")
+        score_rows(env.fork(inherit=True), [r for r in todo if r["inherit"]], "cheap_score")
+        score_rows(env.fork(inherit=False), [r for r in todo if not r["inherit"]], "cheap_score")
         for r in todo:
             results.put(r)
     half = half_budget(env)
@@ -810,7 +791,7 @@ def main(argv=None):
     with phases("score_half"):
         for inherit in (True, False):
             rows = [r for r in todo if r["inherit"] == inherit]
-            score_rows(scorer(env, inherit=inherit, **half), rows, "cheap_score_half")
+            score_rows(env.fork(inherit=inherit, **half), rows, "cheap_score_half")
         for r in todo:
             r["half_budget"] = half
             results.put(r)

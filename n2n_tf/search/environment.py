@@ -132,10 +132,21 @@ class Environment:
         """The teacher as a parent (Stage 1)."""
         return Parent(self.teacher_params, self.teacher_accuracy)
 
-    def fork(self) -> Environment:
-        """The same teacher, data and trainer with an empty cache (a separate search)."""
+    def fork(self, inherit: bool | None = None, **distill) -> Environment:
+        """The same teacher, data and trainer with an empty cache (a separate search).
+
+        With ``inherit``, its students are built with (True) or without (False) the
+        teacher's weights; ``distill`` fields (``steps``, ``epochs``, ...) score them with
+        another distillation, on a trainer of its own that shares the teacher's cache.
+        """
         other = copy.copy(self)
         other.cache, other.trained, other.screened = {}, 0, 0
+        if inherit is not None and inherit != self.config.search.inherit:
+            search = replace(self.config.search, inherit=inherit)
+            other.config = replace(self.config, search=search)
+        if distill:
+            other.trainer = copy.copy(self.trainer)
+            other.trainer.config = replace(self.trainer.config, **distill)
         return other
 
     def project(self, arch: Architecture) -> Architecture:

@@ -182,3 +182,30 @@ def test_random_search_at_equal_cost_trains_as_many_students_per_stage(tmp_path,
     for stage, count in search.state.stage_trained.items():
         # It stops in the update that reaches the policy's count (or runs out of updates).
         assert state["stage_trained"][stage] < count + config.search.rollouts
+
+
+def test_a_fork_builds_and_scores_its_own_way_and_leaves_the_original_alone():
+    from n2n_tf import data
+    from n2n_tf.search.environment import Environment
+    from n2n_tf.types import Architecture
+
+    keras.utils.set_random_seed(0)
+    teacher = models.build("lenet5", (8, 8, 1), 10)
+    env = Environment(teacher, data.load("digits", batch_size=128), load_config(None, TRAIN1))
+    assert env.config.search.inherit
+    scratch = env.fork(inherit=False, steps=2)
+    arch = Architecture(factors={"fc1": 0.5})
+    # Built from scratch: no layer carries the teacher's kernel.
+    inherited, fresh = env.build(arch), scratch.build(arch)
+    name = teacher.layers[1].name
+    same = np.array_equal(
+        inherited.get_layer(name).get_weights()[0], teacher.layers[1].get_weights()[0]
+    )
+    assert same
+    assert not np.array_equal(
+        fresh.get_layer(name).get_weights()[0], teacher.layers[1].get_weights()[0]
+    )
+    ((score, _),) = scratch.score([arch], update=0, seed=1)
+    assert score.valid and scratch.trained == 1 and env.trained == 0 and not env.cache
+    assert scratch.trainer.config.steps == 2 and env.trainer.config.steps != 2
+    assert scratch.trainer.cache is env.trainer.cache  # the teacher's views are shared
