@@ -38,6 +38,8 @@ setup(
     package_dir={"n2n_tf.cli": "cli", "n2n_tf.configs": "configs"},
     package_data={"n2n_tf.configs": ["*.yaml"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest>=8.0", "hypothesis>=6.100", "ruff==0.17.6"]},
+    extras_require={
+        "test": ["pytest>=8.0", "pytest-xdist==3.8.0", "hypothesis>=6.100", "ruff==0.17.6"]
+    },
     entry_points={"console_scripts": ["n2n-tf=n2n_tf.cli.main:main"]},
 )
