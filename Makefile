@@ -15,8 +15,9 @@ $(VENV)/.installed: setup.py | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+# The tests need Ray too: the Ray executor is tested on a local 2-worker cluster.
 $(VENV)/.installed-test: setup.py | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,ray]"
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -39,7 +39,9 @@ setup(
     package_data={"n2n_tf.configs": ["*.yaml"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest>=8.0", "pytest-xdist==3.8.0", "hypothesis>=6.100", "ruff==0.17.6"]
+        "test": ["pytest>=8.0", "pytest-xdist==3.8.0", "hypothesis>=6.100", "ruff==0.17.6"],
+        # Rollouts on Ray actors (--executor ray); verified with the pins above.
+        "ray": ["ray==2.60.0"],
     },
     entry_points={"console_scripts": ["n2n-tf=n2n_tf.cli.main:main"]},
 )

@@ -133,6 +133,26 @@ def _summary(metrics: dict) -> str:
     "search over the same stages), l1 (L1-norm uniform-ratio pruning at --max-params, "
     "else at search.width), uniform (those widths from scratch).",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default=None,
+    help="Where the search's students are scored: local (this process, default) or ray "
+    "(Ray actors; pip install -e '.[ray]').",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="With --executor ray: the Ray cluster to join (HOST:PORT, or auto for the one "
+    "`ray start --head` started here); default: start a local Ray instance.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="With --executor ray: actors scoring students (default: one per GPU of the "
+    "cluster, else one per two CPUs).",
+)
 @click.option("--unsafe", is_flag=True, help="Allow teacher files that store Python code.")
 @click.option("--no-export", is_flag=True, help="Skip exporting the final student.")
 @preprocess_option
@@ -161,6 +181,9 @@ def compress(
     target_flops,
     compare,
     method,
+    executor,
+    address,
+    workers,
     unsafe,
     no_export,
     preprocess,
@@ -196,6 +219,9 @@ def compress(
             "search.budget": budget,
             "search.students": students,
             "search.method": method,
+            "runtime.executor": executor,
+            "runtime.address": address,
+            "runtime.workers": workers,
             "search.target_params": target_params,
             "search.target_flops": target_flops,
             "search.compare": None

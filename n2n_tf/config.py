@@ -254,6 +254,12 @@ class RuntimeConfig:
             default (one thread per op tied on LeNet-5 students and was 1.4x
             slower on ResNet-20 students on a 2-core CPU: RESULTS.md, issue 13).
         inter_op_threads: ops run at once; 0: TensorFlow's default (one per core).
+        executor: where a search's students are scored: ``local`` (this process)
+            or ``ray`` (Ray actors, ``search/ray_executor.py``).
+        address: the Ray cluster to join (``auto``: the one ``ray start --head``
+            started on this machine; None: start a local Ray instance).
+        workers: Ray actors scoring students; None: one per GPU of the cluster,
+            else one per two CPUs.
     """
 
     seed: int = field(default=0, metadata=_rng(0, 2**31 - 1))
@@ -264,6 +270,9 @@ class RuntimeConfig:
     jit_compile: bool | None = None
     intra_op_threads: int = field(default=-1, metadata=_rng(-1, 4096))
     inter_op_threads: int = field(default=0, metadata=_rng(0, 4096))
+    executor: str = field(default="local", metadata=_choices("local", "ray"))
+    address: str | None = None
+    workers: int | None = field(default=None, metadata=_rng(1, 4096))
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,12 @@ def run(request: CompressRequest) -> CompressionResult:
     # Before anything starts TensorFlow (a model passed in has started it: then logged).
     begin(config, fused=config.search.rollouts > 1)
     if isinstance(dataset, Datasets):
+        if config.runtime.executor == "ray":
+            raise ValueError(
+                "The Ray executor loads the dataset on every worker by its name: pass a "
+                "dataset name (a tfds name, folder:PATH, mnist5k or digits), not loaded "
+                f"Datasets. Received: dataset=<Datasets {dataset.info.name!r}>, executor='ray'"
+            )
         data = dataset
     else:
         data_config = dataclasses.replace(config.data, dataset=dataset or config.data.dataset)
@@ -381,20 +387,23 @@ def _search(
         budget_end=budget_end,
         updates=plan.updates if plan else None,
     )
-    state = search.run(resume=resume)
     env = search.env
-    arch, best_score = search.best()
-    if best_score is None:  # never fine-tune and export the teacher as "the student"
-        raise ValueError(env.no_valid_student())
-    store = RunStore(run_dir)
-    for name, stage in search.stages.items():
-        if stage.trainable:
-            stage.policy.save_policy(store.policy(name))
-    trained = env.trained
-    baseline = None
-    if config.search.random_baseline and not random:
-        deadlines = plan.random_deadlines(time.perf_counter(), start) if plan else None
-        baseline = random_search(search, resume=resume, deadlines=deadlines)
+    try:  # the executor's workers (Ray actors) live as long as the searches
+        state = search.run(resume=resume)
+        arch, best_score = search.best()
+        if best_score is None:  # never fine-tune and export the teacher as "the student"
+            raise ValueError(env.no_valid_student())
+        store = RunStore(run_dir)
+        for name, stage in search.stages.items():
+            if stage.trainable:
+                stage.policy.save_policy(store.policy(name))
+        trained = env.trained
+        baseline = None
+        if config.search.random_baseline and not random:
+            deadlines = plan.random_deadlines(time.perf_counter(), start) if plan else None
+            baseline = random_search(search, resume=resume, deadlines=deadlines)
+    finally:
+        env.close()
     stage1 = Best(**state.best[search.stage_names[0]])
     metrics = {
         "stage1": None

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 from dataclasses import asdict, dataclass, replace
 
 import keras
@@ -25,6 +24,7 @@ from n2n_tf.config import Config
 from n2n_tf.data import Datasets, subset_train
 from n2n_tf.distill import Trainer
 from n2n_tf.runtime import width_multiple
+from n2n_tf.search.executor import Job, make_executor
 from n2n_tf.search.reward import INVALID, Constraints, reward
 from n2n_tf.search.screen import Screen
 from n2n_tf.search.target import Target, project
@@ -126,6 +126,12 @@ class Environment:
         self.trained = 0  # students actually trained (cache misses)
         self.screened = 0  # students screened (search.screen_top_k > 0)
         self.screen: Screen | None = None  # made on first use
+        # Where students are built and scored (``runtime.executor``: here, or on Ray actors).
+        self.executor = make_executor(config.runtime, teacher, config)
+
+    def close(self) -> None:
+        """Stops the executor's workers (nothing to stop for the local one)."""
+        self.executor.close()
 
     @property
     def teacher_parent(self) -> Parent:
@@ -198,6 +204,9 @@ class Environment:
         their screen get the short distillation (those not distilled before).
         ``screen_reward``: the policy learns from the screen of every rollout;
         else only from the distilled ones (the others' ``policy_reward`` is None).
+
+        The students are built and scored by ``self.executor``, each under a seed
+        of its own drawn from ``seed`` and its key (``search/executor.py``).
         """
         parent = parent or self.teacher_parent
         known = set(self.cache)
@@ -226,23 +235,21 @@ class Environment:
                 too_big[key] = score
                 continue
             fresh[key] = (arch, score)
-        if fresh:  # new students are built under the update's seed (as before screening)
-            keras.utils.set_random_seed(seed)
         if self.config.search.screen_top_k > 0:
-            built = self._screen(fresh, archs, parent, update)
+            chosen = self._screen(fresh, archs, parent, update, seed)
         else:
-            built = self._build(fresh.values())
-        if built:
-            students = [
-                limit_bn_momentum(m, self.config.distill.score_bn_momentum) for _, m in built
-            ]
-            results = self.trainer.fit(students, self.data, seed=seed)
-            self.trained += len(students)
-            for (score, student), result in zip(built, results, strict=True):
-                if result.failed:
-                    score.reason, score.valid = result.reason, False
+            chosen = [(a, score, Job(score.key, a.to_dict())) for a, score in fresh.values()]
+        if chosen:
+            outcomes = self.executor.distill(self, [job for _, _, job in chosen], seed)
+            for (arch, score, _), outcome in zip(chosen, outcomes, strict=True):
+                if outcome.error is not None:
+                    self._invalid(score, arch, outcome.error)
+                    continue
+                self.trained += 1
+                if outcome.failed:
+                    score.reason, score.valid = outcome.reason, False
                 else:
-                    self._finish(score, result.val_accuracy, update, student)
+                    self._finish(score, outcome.accuracy, update, outcome.all_params)
                 score.tier = "distill"
                 self.cache[score.key] = score
         seen: set[str] = set()
@@ -255,31 +262,29 @@ class Environment:
             seen.add(key)
         return out
 
-    def _build(self, fresh) -> list[tuple[Score, keras.Model]]:
-        """Students of ``(arch, score)`` pairs with inherited weights; an architecture that
-        fails to build is recorded invalid and left out."""
-        built = []
-        for arch, score in fresh:
-            try:
-                built.append((score, self.build(arch)))
-            except Exception as err:  # invalid: reward -1, and the run goes on
-                self._invalid(score, arch, err)
-        return built
-
-    def _screen(self, fresh, archs, parent: Parent, update: int):
-        """Screens the new students, then picks the ``screen_top_k`` best of ``archs`` by their
-        screen; returns those not distilled yet, built, ready for the distillation."""
+    def screen_students(self, students: list[keras.Model]) -> list[float]:
+        """The zero-step screen's accuracy of each student (``search.screen``; their
+        BatchNorm statistics are re-estimated in place)."""
         if self.screen is None:
             s = self.config.search
             self.screen = Screen(self.data, s.screen_batches, s.screen_images)
-        built = self._build(fresh.values())
-        accuracies = self.screen([model for _, model in built])
-        self.screened += len(built)
-        models = {}
-        for (score, model), accuracy in zip(built, accuracies, strict=True):
-            self._finish(score, accuracy, update, model, tier="screen")
+        return self.screen(students)
+
+    def _screen(self, fresh, archs, parent: Parent, update: int, seed: int):
+        """Screens the new students, then picks the ``screen_top_k`` best of ``archs`` by their
+        screen; returns ``(arch, score, job)`` of those not distilled yet."""
+        pairs = list(fresh.values())
+        jobs = [Job(score.key, arch.to_dict()) for arch, score in pairs]
+        now = set()  # screened in this call: distilled as the screen left them
+        outcomes = self.executor.screen(self, jobs, seed)
+        for (arch, score), outcome in zip(pairs, outcomes, strict=True):
+            if outcome.error is not None:
+                self._invalid(score, arch, outcome.error)
+                continue
+            self.screened += 1
+            self._finish(score, outcome.accuracy, update, outcome.all_params, tier="screen")
             self.cache[score.key] = score
-            models[score.key] = model
+            now.add(score.key)
         candidates = {}
         for arch in archs:
             score = self.cache.get(arch.key())
@@ -298,9 +303,10 @@ class Environment:
         ranked = [
             pair for pair in top[: self.config.search.screen_top_k] if pair[1].tier == "screen"
         ]
-        rebuild = [(arch, score) for arch, score in ranked if score.key not in models]
-        models |= {score.key: model for score, model in self._build(rebuild)}
-        return [(score, models[score.key]) for _, score in ranked if score.key in models]
+        return [
+            (arch, score, Job(score.key, arch.to_dict(), refresh=score.key in now))
+            for arch, score in ranked
+        ]
 
     def _against(self, score: Score, parent: Parent, update: int, screen_reward=False) -> Score:
         """A copy of a cached score with its rewards for this parent and update."""
@@ -357,9 +363,11 @@ class Environment:
             f"min_accuracy={c.min_accuracy}"
         )
 
-    def _invalid(self, score: Score, arch: Architecture, err: Exception) -> None:
+    def _invalid(self, score: Score, arch: Architecture, err: Exception | str) -> None:
         """Records an architecture whose student could not be built (logged once: it is cached)."""
-        score.reason = f"rebuild failed: {type(err).__name__}: {str(err)[:300]}"
+        if isinstance(err, Exception):
+            err = f"rebuild failed: {type(err).__name__}: {str(err)[:300]}"
+        score.reason = err
         logger.warning(
             "Architecture %s scores %s: %s (removed=%s, factors=%s)",
             score.key,
@@ -371,11 +379,10 @@ class Environment:
         self.cache[score.key] = score
 
     def _finish(
-        self, score: Score, accuracy: float, update: int, student: keras.Model, tier="distill"
+        self, score: Score, accuracy: float, update: int, all_params: int, tier="distill"
     ) -> None:
         """Records a built student's accuracy at ``tier`` and the constraints it breaks (an
-        accuracy floor only from a distilled accuracy)."""
-        all_params = int(sum(math.prod(w.shape) for w in student.weights))
+        accuracy floor only from a distilled accuracy; ``all_params``: its every weight)."""
         if tier == "screen":
             score.screen_accuracy, score.tier = float(accuracy), "screen"
         else:
