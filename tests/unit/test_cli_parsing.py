@@ -83,6 +83,17 @@ def test_compress_targets_and_compare_become_config_values(stub_compress):
     assert (s.target_params, s.target_flops, s.compare) == ("4x", "1e6", ("l1", "uniform"))
 
 
+def test_compress_executor_flags_become_runtime_values(stub_compress):
+    args = ["--executor", "ray", "--address", "auto", "--workers", "3"]
+    assert invoke("compress", "--teacher", "t.keras", *args).exit_code == 0
+    r = stub_compress[0].config.runtime
+    assert (r.executor, r.address, r.workers) == ("ray", "auto", 3)
+    assert invoke("compress", "--teacher", "t.keras").exit_code == 0
+    assert stub_compress[1].config.runtime.executor == "local"
+    bad = invoke("compress", "--teacher", "t.keras", "--executor", "spark")
+    assert bad.exit_code == 2 and "spark" in bad.output
+
+
 def test_compress_asks_for_the_cpu_plan_only_when_no_config_file_was_given(stub_compress):
     assert invoke("compress", "--teacher", "t.keras").exit_code == 0
     assert (
