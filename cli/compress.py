@@ -70,6 +70,11 @@ def _summary(metrics: dict) -> str:
                 f"{'won' if other['points_won'] >= 0 else 'lost'} by "
                 f"{abs(other['points_won']):.2f} points"
             )
+    from n2n_tf.report.render import policies_line
+
+    transferred = policies_line(metrics)
+    if transferred:
+        lines.append(f"policies started from another run's: {transferred}")
     random = metrics.get("random_baseline")
     if random and random.get("best_reward") is not None:
         lines.append(
@@ -94,6 +99,12 @@ def _summary(metrics: dict) -> str:
     type=click.Path(file_okay=False),
     default=None,
     help="Continue the run checkpointed in this directory.",
+)
+@click.option(
+    "--policies",
+    "policies_dir",
+    default=None,
+    help="Start every stage's policy from an earlier run's (RUN_DIR/policies): transfer.",
 )
 @click.option("--removal-policy", default=None, help="Start from these removal-policy weights.")
 @click.option("--shrink-policy", default=None, help="Start from these shrink-policy weights.")
@@ -168,6 +179,7 @@ def compress(
     dataset,
     out,
     resume_dir,
+    policies_dir,
     removal_policy,
     shrink_policy,
     seed,
@@ -238,6 +250,7 @@ def compress(
             out=out or "runs/compress",
             removal_policy=removal_policy,
             shrink_policy=shrink_policy,
+            policies=policies_dir,
             resume=bool(resume_dir),
             safe_mode=not unsafe,
             formats=() if no_export else EXPORT_FORMATS,

@@ -32,7 +32,7 @@ from n2n_tf.search.budget import (
 )
 from n2n_tf.search.environment import Environment
 from n2n_tf.search.finetune import finetune_and_measure
-from n2n_tf.search.loop import Best, Search, random_search, saved_budget_left
+from n2n_tf.search.loop import Best, Search, check_policies, random_search, saved_budget_left
 from n2n_tf.search.reward import compression
 from n2n_tf.types import Architecture
 
@@ -134,6 +134,8 @@ class CompressRequest:
         method: how the student is found (default: the config's ``search.method``,
             ``n2n``): ``n2n``, ``random``, or a baseline such as ``l1``
             (``search.baselines.method_names``).
+        policies: an earlier run's ``policies/`` (or its run directory): every stage's
+            policy starts from it (transfer); the report names the run.
         cpu_budget: the config came from no file: without a GPU and with nothing
             that says how much to search, plan a budget of ``CPU_BUDGET`` (``cpu_plan``).
     """
@@ -154,6 +156,7 @@ class CompressRequest:
     bake_preprocessing: bool = True
     progress: object = None
     method: str | None = None
+    policies: str | Path | None = None
     cpu_budget: bool = False
 
 
@@ -186,6 +189,8 @@ def run(request: CompressRequest) -> CompressionResult:
             config, search=dataclasses.replace(config.search, method=r.method)
         )
     check_method(config.search.method)
+    if r.policies is not None and config.search.method in SEARCHES:
+        check_policies(config, r.policies)  # a misfit is refused before any work
     run_dir = Path(out)
     store = RunStore(run_dir)
     teacher_arg = teacher
@@ -242,7 +247,7 @@ def run(request: CompressRequest) -> CompressionResult:
             data,
             config,
             run_dir,
-            (r.removal_policy, r.shrink_policy),
+            (r.removal_policy, r.shrink_policy, r.policies),
             r.on_update,
             progress,
             plan,
@@ -372,7 +377,7 @@ def _search(
     """``n2n`` (the policy search over ``search.stages``) or ``random`` (random search
     over the same stages), then the random search at equal cost when asked for."""
     random = config.search.method == "random"
-    removal_policy, shrink_policy = start_from
+    removal_policy, shrink_policy, policies_dir = start_from
     search = Search(
         teacher,
         data,
@@ -386,6 +391,7 @@ def _search(
         deadlines=plan.deadlines(start) if plan else None,
         budget_end=budget_end,
         updates=plan.updates if plan else None,
+        policies_dir=policies_dir,
     )
     env = search.env
     try:  # the executor's workers (Ray actors) live as long as the searches
@@ -396,7 +402,14 @@ def _search(
         store = RunStore(run_dir)
         for name, stage in search.stages.items():
             if stage.trainable:
-                stage.policy.save_policy(store.policy(name))
+                source = {
+                    "run": str(run_dir.resolve()),
+                    "stage": name,
+                    "teacher_params": env.teacher_params,
+                    "teacher_layers": len(env.spec.layers),
+                    "dataset": config.data.dataset,
+                }
+                stage.policy.save_policy(store.policy(name), source)
         trained = env.trained
         baseline = None
         if config.search.random_baseline and not random:
@@ -418,6 +431,8 @@ def _search(
         "search": search.summary(),
         "students_trained": trained,
         "random_baseline": baseline,
+        # Policies that started from another run's (transfer): that run, per stage.
+        "policies_from": search.policies_from or None,
     }
     return _Found(env, arch, best_score, config.search.inherit, metrics)
 

@@ -62,12 +62,29 @@ def summary_rows(metrics: dict, figures: dict) -> list[tuple[str, str, str]]:
     ]
 
 
+def policies_line(metrics: dict) -> str | None:
+    """Which run the search's policies started from (transfer), or None."""
+    given = metrics.get("policies_from")
+    if not given:
+        return None
+    parts = []
+    for stage, source in given.items():
+        run = source.get("run") or "a run saved without its source"
+        size = source.get("teacher_params")
+        size = f", teacher of {size:,} params" if isinstance(size, int) else ""
+        parts.append(f"{stage}: {run}{size}")
+    return "; ".join(parts)
+
+
 def facts(metrics: dict, figures: dict) -> list[tuple[str, str]]:
     """``(name, value)`` lines under the summary table."""
     out = [("status", figures["status"]), ("preprocessing", figures["preprocess"])]
     method = metrics.get("method")
     if method not in (None, "n2n"):  # how the student was found
         out.append(("method", method + ("" if metrics.get("search") else " (no search)")))
+    transferred = policies_line(metrics)
+    if transferred:
+        out.append(("policies from", transferred))
     ratio = metrics.get("compression_ratio")
     if ratio is None and figures.get("best_scored") and figures["teacher"].get("params"):
         ratio = figures["teacher"]["params"] / max(figures["best_scored"]["params"], 1)

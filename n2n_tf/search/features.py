@@ -26,12 +26,16 @@ FEATURE_NAMES = (
     "skip_start",
     "skip_end",
     "log_params",
-    "flops_share",
+    "log_flops_vs_median",
     "depth_fraction",
     "log_in_spatial",
     "log_out_spatial",
 )
 N_FEATURES = len(FEATURE_NAMES)
+# Version 2: a layer's multiply-adds against the median layer's of the sequence, not its
+# share of the total (which shrinks with depth: a ResNet-56 block read as a third of a
+# ResNet-20 one). Policies saved before it are refused (``policies.load_policy``).
+FEATURES_VERSION = 2
 
 
 def _log_spatial(shape) -> float:
@@ -39,13 +43,16 @@ def _log_spatial(shape) -> float:
     return math.log2(math.prod(spatial) + 1) / 12.0 if spatial else 0.0
 
 
-def layer_features(layer: LayerSpec, depth: float, total_flops: int) -> tuple[float, ...]:
-    """The features of one weight layer.
+def layer_features(layer: LayerSpec, depth: float, median_flops: float) -> tuple[float, ...]:
+    """The features of one weight layer: none depends on the teacher's depth or size,
+    only on the layer and its place (its depth fraction, its cost against the median
+    layer's: a ResNet's block convolutions cost the same in every stage, so the median is
+    one of them in a ResNet-20 as in a ResNet-56).
 
     Args:
         layer: its facts from ``graph.inspect``.
         depth: its position in the sequence the policy reads, in [0, 1].
-        total_flops: the multiply-adds of that whole sequence.
+        median_flops: the median multiply-adds of a layer of that sequence.
     """
     kind = layer.kind
     return (
@@ -60,7 +67,7 @@ def layer_features(layer: LayerSpec, depth: float, total_flops: int) -> tuple[fl
         float(layer.skip_start),
         float(layer.skip_end),
         math.log10(layer.params + 1) / 7.0,
-        layer.flops / max(total_flops, 1),
+        math.log2(1.0 + layer.flops / max(median_flops, 1.0)) / 4.0,
         depth,
         _log_spatial(layer.input_shape),
         _log_spatial(layer.output_shape),
@@ -70,8 +77,8 @@ def layer_features(layer: LayerSpec, depth: float, total_flops: int) -> tuple[fl
 def features(layers: Sequence[LayerSpec]) -> np.ndarray:
     """``[1, T, N_FEATURES]`` float32 for the weight layers a policy reads, in order.
 
-    Depth and FLOP share are relative to the sequence given (Stage 2 reads the
-    layers Stage 1 kept).
+    Depth and the cost against the median layer are relative to the sequence given
+    (Stage 2 reads the layers Stage 1 kept).
     """
     layers = list(layers)
     if any(layer.kind is None for layer in layers):
@@ -79,10 +86,10 @@ def features(layers: Sequence[LayerSpec]) -> np.ndarray:
             "Policies read weight layers only (ModelSpec.layers). Received: "
             f"layers={[layer.name for layer in layers if layer.kind is None][:5]}"
         )
-    total = sum(layer.flops for layer in layers)
+    median = float(np.median([layer.flops for layer in layers])) if layers else 1.0
     last = max(len(layers) - 1, 1)
-    rows = [layer_features(layer, i / last, total) for i, layer in enumerate(layers)]
+    rows = [layer_features(layer, i / last, median) for i, layer in enumerate(layers)]
     return np.asarray([rows], dtype=np.float32).reshape(1, len(layers), N_FEATURES)
 
 
-__all__ = ["FEATURE_NAMES", "N_FEATURES", "features", "layer_features"]
+__all__ = ["FEATURES_VERSION", "FEATURE_NAMES", "N_FEATURES", "features", "layer_features"]

@@ -102,6 +102,8 @@ class Search:
             with every update as the budget left).
         updates: ``{stage: n}``: updates per stage (a budget's plan; default:
             each stage's ``planned_updates`` from the config).
+        policies_dir: an earlier run's ``policies/``: every stage's policy starts
+            from it (``removal_policy``/``shrink_policy`` override a stage's file).
 
     Besides history and checkpoints, every update writes TensorBoard scalars
     (rewards, baseline, policy entropy, best student, students trained,
@@ -125,6 +127,7 @@ class Search:
         deadlines: dict | None = None,
         budget_end: float | None = None,
         updates: dict | None = None,
+        policies_dir: str | Path | None = None,
     ):
         self.config, self.run_dir = config, Path(run_dir)
         self.store = RunStore(self.run_dir)
@@ -145,9 +148,16 @@ class Search:
         for stage in self.stages.values():
             stage.build()
         start_from = {"removal": removal_policy, "shrink": shrink_policy}
+        if policies_dir is not None:
+            start_from = {
+                **policy_files(policies_dir, self.stages),
+                **{k: v for k, v in start_from.items() if v},
+            }
+        self.policies_from: dict[str, dict] = {}  # stage -> the source its policy came from
         for name, stage in self.stages.items():
             if start_from.get(name) and stage.trainable:
-                stage.policy.load_policy(start_from[name])
+                source = stage.policy.load_policy(start_from[name])
+                self.policies_from[name] = {**source, "path": str(start_from[name])}
         for stage in self.stages.values():
             stage.make_optimizer()
         self.max_students = dict(max_students or {})
@@ -479,6 +489,41 @@ class Search:
         }
 
 
+def policy_files(directory: str | Path, stages: dict) -> dict[str, Path]:
+    """``{stage: file}`` of every trainable stage's policy in an earlier run's
+    ``policies/`` (or the run directory itself); a ValueError in one line when the
+    directory lacks one of them, naming the stages it holds."""
+    directory = Path(directory)
+    if (directory / "policies").is_dir():
+        directory = directory / "policies"
+    if not directory.is_dir():
+        raise ValueError(
+            f"--policies takes an earlier run's policies/ folder. Received: policies='{directory}'"
+        )
+    held = sorted(p.name.removesuffix(".weights.h5") for p in directory.glob("*.weights.h5"))
+    out = {}
+    for name, stage in stages.items():
+        if not stage.trainable:
+            continue
+        path = directory / f"{name}.weights.h5"
+        if not path.is_file():
+            raise ValueError(
+                f"`{directory}` holds no policy for stage `{name}` (it holds: "
+                f"{', '.join(held) or 'none'}): its run searched other stages "
+                f"(search.stages). Received: policies='{directory}'"
+            )
+        out[name] = path
+    return out
+
+
+def check_policies(config: Config, directory: str | Path) -> None:
+    """Refuses, before any work, an earlier run's policies that do not fit ``config``'s
+    stages and policy settings (the ValueError ``policy_files``/``load_policy`` raise)."""
+    stages = {name: STAGE_TYPES[name](config) for name in stage_names(config)}
+    for name, path in policy_files(directory, stages).items():
+        stages[name].policy.check_description(path)
+
+
 def saved_budget_left(run_dir: str | Path) -> float | None:
     """Seconds of the budget left at the run's latest checkpoint (search or random
     search); None when no checkpoint recorded a budget."""
@@ -548,5 +593,7 @@ __all__ = [
     "State",
     "plain",
     "random_search",
+    "check_policies",
+    "policy_files",
     "saved_budget_left",
 ]

@@ -16,6 +16,7 @@ module that imports tensorflow-probability. The features a policy reads come fro
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,15 +27,27 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from n2n_tf.atomic import atomic_path
-from n2n_tf.search.features import N_FEATURES, features
+from n2n_tf.search.features import FEATURE_NAMES, FEATURES_VERSION, N_FEATURES, features
 from n2n_tf.types import DEFAULT_FACTORS
 
 tfd = tfp.distributions
 
 
 class _Policy(keras.Model):
-    def save_policy(self, path: str | Path) -> Path:
-        """Saves the weights alone (``.weights.h5``), atomically."""
+    settings: dict = {}  # what a saved policy must share with the one loading it
+
+    def describe(self) -> dict:
+        """The policy's class, the features it reads and its settings (``policy.json``)."""
+        return {
+            "class": type(self).__name__,
+            "features": FEATURES_VERSION,
+            "feature_names": list(FEATURE_NAMES),
+            **self.settings,
+        }
+
+    def save_policy(self, path: str | Path, source: dict | None = None) -> Path:
+        """Saves the weights alone (``.weights.h5``), atomically, and beside them what the
+        policy is (``describe``) and where it was trained (``source``), ``<stage>.json``."""
         path = Path(path)
         if not path.name.endswith(".weights.h5"):
             raise ValueError(
@@ -44,13 +57,20 @@ class _Policy(keras.Model):
             tmp = tmp.with_name("part.weights.h5")
             self.save_weights(tmp)
             tmp.rename(tmp.with_name("part.h5"))
+        with atomic_path(description_path(path)) as tmp:
+            tmp.write_text(json.dumps({**self.describe(), "source": source or {}}, indent=1))
         return path
 
-    def load_policy(self, path: str | Path) -> None:
-        """Loads weights saved by ``save_policy`` (any teacher, same policy settings)."""
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"Policy file not found. Received: policy='{path}'")
+    def load_policy(self, path: str | Path) -> dict:
+        """Loads weights saved by ``save_policy`` (any teacher, same policy and features);
+        returns where they were trained (the ``source`` saved with them).
+
+        Raises:
+            ValueError: in one line, for a missing file, a policy saved without its
+                description (before feature version 2) or one that differs in its
+                class, features or settings (saying what differs).
+        """
+        there = self.check_description(path)
         self.build_once()
         try:
             self.load_weights(path)
@@ -59,6 +79,43 @@ class _Policy(keras.Model):
                 f"Cannot load policy `{path}`: it was saved by a policy with other settings "
                 f"({type(err).__name__}). Received: policy='{path}'"
             ) from err
+        return dict(there.get("source") or {})
+
+    def check_description(self, path: str | Path) -> dict:
+        """The description saved beside the policy file ``path`` when it fits this policy;
+        else the ValueError ``load_policy`` raises (nothing is loaded)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"Policy file not found. Received: policy='{path}'")
+        saved = description_path(path)
+        if not saved.is_file():
+            raise ValueError(
+                f"Policy `{path}` has no {saved.name} beside it: it was saved by an n2n-tf "
+                f"before feature version {FEATURES_VERSION}, whose layer features meant "
+                f"something else; search again to train one. Received: policy='{path}'"
+            )
+        try:
+            there = json.loads(saved.read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"Cannot read `{saved}` ({err}). Received: policy='{path}'") from None
+        here = self.describe()
+        differs = [
+            f"{key} {there.get(key)!r} there, {value!r} here"
+            for key, value in here.items()
+            if there.get(key) != value
+        ]
+        if differs:
+            raise ValueError(
+                f"Policy `{path}` does not fit this run: {'; '.join(differs)}. "
+                f"Received: policy='{path}'"
+            )
+        return there
+
+
+def description_path(path: str | Path) -> Path:
+    """``<stage>.json`` beside ``<stage>.weights.h5``: what the policy is and where from."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".weights.h5") + ".json")
 
 
 def _mask(free: Sequence[bool]) -> tf.Tensor:
@@ -77,6 +134,7 @@ class RemovalPolicy(_Policy):
 
     def __init__(self, hidden: int = 30, layers: int = 2, init_keep_logit: float = 1.0, **kw):
         super().__init__(**kw)
+        self.settings = {"hidden": int(hidden), "layers": int(layers)}
         self.rnns = [
             keras.layers.Bidirectional(keras.layers.LSTM(hidden, return_sequences=True))
             for _ in range(layers)
@@ -165,6 +223,11 @@ class ShrinkPolicy(_Policy):
             bias = keras.initializers.Constant(np.log(p / p.sum()))
         self.head = keras.layers.Dense(len(self.factors), bias_initializer=bias)
         self.hidden = hidden
+        self.settings = {
+            "hidden": int(hidden),
+            "layers": int(layers),
+            "factors": [float(f) for f in self.factors],
+        }
 
     def build_once(self) -> None:
         if not self.built:  # eagerly: the cells create their weights outside any tf.function

@@ -8,8 +8,9 @@ import sys
 import time
 
 import keras
+import pytest
 
-from n2n_tf import data, models
+from n2n_tf import data, graph, models
 from n2n_tf.config import load_config
 from n2n_tf.native_logs import NATIVE_LINE
 from n2n_tf.search.environment import Environment
@@ -117,12 +118,52 @@ def test_policy_from_a_small_teacher_runs_on_a_deeper_one(tmp_path):
     policy = tmp_path / "small" / "policies" / "removal.weights.h5"
     assert policy.is_file()
     deep = models.build("resnet56", (8, 8, 1), 10, width=0.25)
-    result = compress(
-        deep, ds, config, out=tmp_path / "deep", removal_policy=str(policy), formats=(), force=True
+    # --policies: every stage's policy from the small run; the report names that run.
+    moved = compress(
+        deep,
+        ds,
+        config,
+        out=tmp_path / "moved",
+        policies=tmp_path / "small" / "policies",
+        formats=(),
+        force=True,
     )
-    rows = history(tmp_path / "deep")
+    rows = history(tmp_path / "moved")
     assert len(rows) == 2 and all(r["stage"] == "removal" for r in rows)
-    assert result.metrics["student"]["params"] <= result.metrics["teacher"]["params"]
+    assert moved.metrics["student"]["params"] <= moved.metrics["teacher"]["params"]
+    source = moved.metrics["policies_from"]["removal"]
+    assert source["run"] == str((tmp_path / "small").resolve())
+    assert source["teacher_layers"] < len(graph.inspect(deep).layers)
+    assert str((tmp_path / "small").resolve()) in (tmp_path / "moved" / "report.md").read_text()
+    # A policy of other settings, or for stages the run did not search: one line each.
+    other = load_config(
+        None,
+        [
+            *TINY,
+            "search.hidden=9",
+            "search.removal_updates=1",
+            "search.shrink_updates=0",
+            "distill.finetune_epochs=0",
+        ],
+    )
+    for cfg, says in ((other, "hidden 8 there, 9 here"), (joint(config), "no policy for stage")):
+        with pytest.raises(ValueError, match=says) as err:
+            compress(
+                deep,
+                ds,
+                cfg,
+                out=tmp_path / "refused",
+                policies=tmp_path / "small",
+                formats=(),
+                force=True,
+            )
+        assert "\n" not in str(err.value)
+
+
+def joint(config):
+    import dataclasses
+
+    return dataclasses.replace(config, search=dataclasses.replace(config.search, stages=("joint",)))
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):

@@ -90,6 +90,10 @@ def test_compress_executor_flags_become_runtime_values(stub_compress):
     assert (r.executor, r.address, r.workers) == ("ray", "auto", 3)
     assert invoke("compress", "--teacher", "t.keras").exit_code == 0
     assert stub_compress[1].config.runtime.executor == "local"
+    assert (
+        invoke("compress", "--teacher", "t.keras", "--policies", "runs/a/policies").exit_code == 0
+    )
+    assert stub_compress[2].policies == "runs/a/policies"
     bad = invoke("compress", "--teacher", "t.keras", "--executor", "spark")
     assert bad.exit_code == 2 and "spark" in bad.output
 

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from n2n_tf import graph, models
 from n2n_tf.search import Baseline, Constraints, RemovalPolicy, ShrinkPolicy, anneal, reward
+from n2n_tf.search.features import FEATURE_NAMES
 from n2n_tf.search.policies import features
 from n2n_tf.search.reinforce import reinforce_update
 
@@ -64,8 +65,29 @@ def test_policy_weights_transfer_between_teachers(tmp_path, spec):
     feats_small, feats_deep = features(spec.layers), features(deep.layers)
     np.testing.assert_allclose(policy(feats_small).numpy(), other(feats_small).numpy())
     assert other(feats_deep).shape == (1, len(deep.layers))
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(ValueError, match="hidden 8 there, 9 here") as err:
         RemovalPolicy(hidden=9).load_policy(path)
+    assert "\n" not in str(err.value)
+    # Weights saved without their description (before feature version 2): refused.
+    old = tmp_path / "old" / "removal.weights.h5"
+    old.parent.mkdir()
+    old.write_bytes(path.read_bytes())
+    with pytest.raises(ValueError, match="before feature version 2") as err:
+        RemovalPolicy(hidden=8).load_policy(old)
+    assert "\n" not in str(err.value)
+
+
+def test_a_layers_features_do_not_depend_on_the_teachers_depth():
+    # The same block in ResNet-20 and ResNet-56 reads the same, but for its depth fraction.
+    small = graph.inspect(models.build("resnet20", (32, 32, 3), 10, width=0.25)).layers
+    deep = graph.inspect(models.build("resnet56", (32, 32, 3), 10, width=0.25)).layers
+    depth = list(FEATURE_NAMES).index("depth_fraction")
+    a, b = features(small)[0], features(deep)[0]
+    for name in ("stem_conv", "stage1_block1_conv1", "stage2_block1_conv1"):
+        i = [layer.name for layer in small].index(name)
+        j = [layer.name for layer in deep].index(name)
+        keep = [k for k in range(len(FEATURE_NAMES)) if k != depth]
+        np.testing.assert_allclose(a[i, keep], b[j, keep], atol=1e-6)
 
 
 def test_reinforce_moves_probability_towards_rewarded_actions(spec):
