@@ -70,7 +70,7 @@ def _summary(metrics: dict) -> str:
                 f"{'won' if other['points_won'] >= 0 else 'lost'} by "
                 f"{abs(other['points_won']):.2f} points"
             )
-    from n2n_tf.report.render import policies_line
+    from n2n_tf.jobs.compress import policies_line
 
     transferred = policies_line(metrics)
     if transferred:

@@ -18,6 +18,7 @@ from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
 from n2n_tf.io.export import representative
 from n2n_tf.jobs.preamble import begin, load_data, prepare
 from n2n_tf.progress import SILENT
+from n2n_tf.report.transfer import policies_line
 from n2n_tf.run_store import RunStore
 from n2n_tf.runtime import resolve_device_defaults
 from n2n_tf.search.baselines import METHODS, SEARCHES, check_method
@@ -37,6 +38,7 @@ from n2n_tf.search.reward import compression
 from n2n_tf.types import Architecture
 
 logger = logging.getLogger(__name__)
+__all__ = ["CompressRequest", "CompressionResult", "compress", "policies_line", "run"]
 
 
 @dataclass

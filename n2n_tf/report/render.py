@@ -17,6 +17,7 @@ from pathlib import Path
 from n2n_tf.report import plots
 from n2n_tf.report.reader import REPORT_KEY, RunData, load_run
 from n2n_tf.report.summary import summarize
+from n2n_tf.report.transfer import policies_line
 from n2n_tf.run_store import RunStore
 
 logger = logging.getLogger(__name__)
@@ -60,20 +61,6 @@ def summary_rows(metrics: dict, figures: dict) -> list[tuple[str, str, str]]:
         ("parameters", _int(t.get("params")), _int(s.get("params"))),
         ("FLOPs (multiply-adds)", _int(t.get("flops")), _int(s.get("flops"))),
     ]
-
-
-def policies_line(metrics: dict) -> str | None:
-    """Which run the search's policies started from (transfer), or None."""
-    given = metrics.get("policies_from")
-    if not given:
-        return None
-    parts = []
-    for stage, source in given.items():
-        run = source.get("run") or "a run saved without its source"
-        size = source.get("teacher_params")
-        size = f", teacher of {size:,} params" if isinstance(size, int) else ""
-        parts.append(f"{stage}: {run}{size}")
-    return "; ".join(parts)
 
 
 def facts(metrics: dict, figures: dict) -> list[tuple[str, str]]:

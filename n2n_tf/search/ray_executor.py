@@ -66,13 +66,15 @@ class ScoringWorker:
         if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
             native_logs.quiet_environment(False)
         native_logs.filter_native_stderr()
-        from n2n_tf.jobs.preamble import begin, load_data
+        from n2n_tf import data as data_lib
+        from n2n_tf.runtime import configure_threads, set_seed
 
         runtime = dataclasses.replace(
             config.runtime, executor="local", intra_op_threads=threads, inter_op_threads=threads
         )
         config = dataclasses.replace(config, runtime=runtime)
-        begin(config, fused=True)
+        configure_threads(threads, threads, fused=True)  # before TensorFlow starts work
+        set_seed(config.runtime.seed)
         from n2n_tf.io import load_model
         from n2n_tf.search.environment import Environment
         from n2n_tf.search.executor import LocalExecutor
@@ -81,7 +83,8 @@ class ScoringWorker:
             path = Path(tmp) / "teacher.keras"
             path.write_bytes(teacher)
             model = load_model(str(path), safe_mode=False)  # the driver's own file
-        self.env = Environment(model, load_data(config), config)
+        data = data_lib.from_config(config.data, seed=config.runtime.seed)
+        self.env = Environment(model, data, config)
         self.local = LocalExecutor()
 
     def pid(self) -> int:
