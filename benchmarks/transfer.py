@@ -2,14 +2,17 @@
 speed up the search on a larger one?
 
 For each pair SMALL:LARGE and each seed, three ``compress`` runs with the same plan:
-the search on SMALL (its policies are the ones moved), the search on LARGE from
+the search on SMALL (its policies are the ones moved; ``--small-scale`` times the
+updates, so they come from a finished search), the search on LARGE from
 scratch, and the search on LARGE from SMALL's policies (``--policies``). Teachers are
 trained here on a seeded subset of the dataset (a folder of class subfolders, e.g.
 the real CIFAR-10 JPEGs). Printed, per pair (means over seeds):
 
-- ``updates_to_best_<pair>_scratch`` / ``_transfer``: updates (both stages in order)
-  until the run's best teacher-relative reward reaches the from-scratch run's final
-  best of the same seed (a run that never reaches it counts all its updates + 1);
+- ``updates_to_best_<pair>_scratch`` / ``_transfer``: updates until the run's best
+  teacher-relative reward reaches the from-scratch run's final best of the same seed,
+  counted within each stage (each stage starts from its own parent) and summed; a stage
+  that never reaches it counts all its updates + 1 (``..._<stage>`` per stage);
+- ``final_best_<pair>_<kind>``: the best reward of a distilled student;
 - ``ratio_<pair>``: transfer's updates over scratch's (goal: <= 0.5);
 - the final students' test accuracy and size; a plot of the mean reward per update.
 
@@ -48,32 +51,50 @@ def parse_args(argv=None):
     p.add_argument("--teacher-epochs", type=int, default=10)
     p.add_argument("--removal-updates", type=int, default=8)
     p.add_argument("--shrink-updates", type=int, default=8)
+    p.add_argument(
+        "--small-scale",
+        type=int,
+        default=2,
+        help="the small teacher's search runs this many times the updates per stage "
+        "(a finished search is what its policies come from)",
+    )
+    p.add_argument("--rollouts", type=int, default=5, help="students per update")
     p.add_argument("--steps", type=int, default=40, help="distillation steps per student")
     p.add_argument("--finetune-epochs", type=int, default=2)
     return p.parse_args(argv)
 
 
-def curve(run: Path) -> tuple[list[float], list[float]]:
-    """Per update (stages in order): the mean policy reward, and the best teacher-relative
-    reward of a valid distilled student so far."""
+def curve(run: Path) -> tuple[list[float], dict[str, list[float]]]:
+    """The mean policy reward per update (stages in order), and per stage the best
+    teacher-relative reward of a valid distilled student so far, update by update."""
     rows = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     updates: dict[tuple[str, int], list[dict]] = {}
     for row in rows:
         updates.setdefault((row["stage"], row["update"]), []).append(row)
-    means, bests, best = [], [], -1.0
-    for group in updates.values():  # insertion order: stage by stage, update by update
+    means, bests = [], {}
+    for (stage, _), group in updates.items():  # insertion order: stage by stage
         learnt = [r["policy_reward"] for r in group if r["policy_reward"] is not None]
         means.append(float(np.mean(learnt)) if learnt else -1.0)
+        so_far = bests.setdefault(stage, [])
+        best = so_far[-1] if so_far else -1.0
         for r in group:
             if r["valid"] and not r["violated"] and r["tier"] == "distill":
                 best = max(best, r["reward"])
-        bests.append(best)
+        so_far.append(best)
     return means, bests
 
 
 def updates_to(bests: list[float], target: float) -> int:
     """The 1-based update at which ``bests`` first reaches ``target`` (len + 1: never)."""
     return next((i + 1 for i, b in enumerate(bests) if b >= target - 1e-9), len(bests) + 1)
+
+
+def stage_updates(bests: dict[str, list[float]], targets: dict[str, float]) -> dict:
+    """Per stage, the updates until that stage's best reaches the from-scratch run's
+    final best of the same stage (each stage starts from its own parent, so stages are
+    counted apart and summed), and the sum."""
+    counts = {stage: updates_to(bests[stage], targets[stage]) for stage in targets}
+    return {**counts, "total": sum(counts.values())}
 
 
 def main(argv=None):
@@ -101,6 +122,7 @@ def main(argv=None):
         f"teacher.width={args.width}",
         f"search.removal_updates={args.removal_updates}",
         f"search.shrink_updates={args.shrink_updates}",
+        f"search.rollouts={args.rollouts}",
         "search.random_baseline=false",
         f"distill.steps={args.steps}",
         f"distill.finetune_epochs={args.finetune_epochs}",
@@ -129,19 +151,27 @@ def main(argv=None):
             cfg = dataclasses.replace(
                 config, runtime=dataclasses.replace(config.runtime, seed=seed)
             )
+            longer = dataclasses.replace(
+                cfg,
+                search=dataclasses.replace(
+                    cfg.search,
+                    removal_updates=args.removal_updates * args.small_scale,
+                    shrink_updates=args.shrink_updates * args.small_scale,
+                ),
+            )
             runs = {
-                "small": (paths[small], None),
-                "scratch": (paths[large], None),
-                "transfer": (paths[large], out / pair / f"small-s{seed}"),
+                "small": (paths[small], None, longer),
+                "scratch": (paths[large], None, cfg),
+                "transfer": (paths[large], out / pair / f"small-s{seed}", cfg),
             }
-            for kind, (teacher, policies) in runs.items():
+            for kind, (teacher, policies, plan) in runs.items():
                 run = out / pair / f"{kind}-s{seed}"
                 if not (run / "report.json").is_file():
                     t0 = time.perf_counter()
                     compress(
                         str(teacher),
                         data,
-                        cfg,
+                        plan,
                         out=run,
                         formats=(),
                         policies=policies,
@@ -150,17 +180,19 @@ def main(argv=None):
                     say(f"{pair} seed {seed} {kind}: {time.perf_counter() - t0:.0f} s")
             scratch_means, scratch_bests = curve(out / pair / f"scratch-s{seed}")
             moved_means, moved_bests = curve(out / pair / f"transfer-s{seed}")
-            target = scratch_bests[-1]
-            row = {"seed": seed, "target": target}
+            targets = {stage: b[-1] for stage, b in scratch_bests.items()}
+            row = {"seed": seed, "targets": targets}
             for kind, means, bests in (
                 ("scratch", scratch_means, scratch_bests),
                 ("transfer", moved_means, moved_bests),
             ):
                 report = json.loads((out / pair / f"{kind}-s{seed}" / "report.json").read_text())
+                counts = stage_updates(bests, targets)
                 row[kind] = {
                     "means": means,
-                    "updates_to_best": updates_to(bests, target),
-                    "final_best": bests[-1],
+                    "updates_to_best": counts["total"],
+                    "stage_updates": counts,
+                    "final_best": max(b[-1] for b in bests.values()),
                     "test_accuracy": report["student"]["test_accuracy"],
                     "params": report["student"]["params"],
                 }
@@ -172,6 +204,11 @@ def main(argv=None):
                 f"updates_to_best_{tag}_{kind}="
                 f"{np.mean([r[kind]['updates_to_best'] for r in rows]):.2f}"
             )
+            for stage in rows[0]["targets"]:
+                counts = [r[kind]["stage_updates"][stage] for r in rows]
+                lines.append(f"updates_to_best_{tag}_{kind}_{stage}={np.mean(counts):.2f}")
+            best = np.mean([r[kind]["final_best"] for r in rows])
+            lines.append(f"final_best_{tag}_{kind}={best:.4f}")
             accuracy = np.mean([r[kind]["test_accuracy"] for r in rows])
             lines.append(f"test_accuracy_{tag}_{kind}={accuracy:.4f}")
             lines.append(f"params_{tag}_{kind}={np.mean([r[kind]['params'] for r in rows]):.0f}")
