@@ -262,13 +262,21 @@ class Environment:
             seen.add(key)
         return out
 
-    def screen_students(self, students: list[keras.Model]) -> list[float]:
-        """The zero-step screen's accuracy of each student (``search.screen``; their
-        BatchNorm statistics are re-estimated in place)."""
+    def _screener(self) -> Screen:
         if self.screen is None:
             s = self.config.search
             self.screen = Screen(self.data, s.screen_batches, s.screen_images)
-        return self.screen(students)
+        return self.screen
+
+    def screen_students(self, students: list[keras.Model]) -> list[float]:
+        """The zero-step screen's accuracy of each student (``search.screen``; their
+        BatchNorm statistics are re-estimated in place)."""
+        return self._screener()(students)
+
+    def refresh_students(self, students: list[keras.Model]) -> list[keras.Model]:
+        """Puts each student in the state its screen left it in (BatchNorm statistics
+        re-estimated on the screen's batches), without the screen's validation pass."""
+        return self._screener().refresh(students)
 
     def _screen(self, fresh, archs, parent: Parent, update: int, seed: int):
         """Screens the new students, then picks the ``screen_top_k`` best of ``archs`` by their

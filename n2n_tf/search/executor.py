@@ -147,7 +147,7 @@ class LocalExecutor:
                 models, (outcome,) = _build_all(env, [job], seed)
                 model = models[0]
                 if model is not None and job.refresh:
-                    env.screen_students([model])  # the state its screen left it in
+                    env.refresh_students([model])
             else:
                 outcome = Outcome()
             outcomes.append(outcome)

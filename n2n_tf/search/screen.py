@@ -63,13 +63,18 @@ class Screen:
         self.batches = [x for x, _ in data.train_plain.take(max(1, batches))]
         self.val = data.val.unbatch().take(max(1, images)).batch(data.batch_size).cache()
 
+    def refresh(self, students: list[keras.Model]) -> list[keras.Model]:
+        """Re-estimates every student's BatchNorm statistics on the screen's batches (the
+        state a screen leaves a student in, without its validation pass)."""
+        for student in students:
+            refresh_batchnorm(student, self.batches)
+        return students
+
     def __call__(self, students: list[keras.Model]) -> list[float]:
         """The screen accuracy of each student (its BatchNorm statistics are replaced)."""
         if not students:
             return []
-        for student in students:
-            refresh_batchnorm(student, self.batches)
-        return accuracies(students, self.val)
+        return accuracies(self.refresh(students), self.val)
 
 
 __all__ = ["Screen", "batchnorm_layers", "refresh_batchnorm"]

@@ -84,6 +84,29 @@ def test_every_student_is_screened_and_only_the_top_k_distilled(env_parts):
     assert env.screened == 9 and env.trained == 4
 
 
+def test_a_refresh_leaves_a_student_as_its_screen_does_without_the_validation_pass(
+    env_parts, monkeypatch
+):
+    env = make_env(env_parts)
+    arch = uniform_architecture(env.spec, 0.5)
+    screened, refreshed = env.build(arch), env.build(arch)
+    env.screen_students([screened])
+    import n2n_tf.search.screen as screen_module
+
+    def no_validation(*_):
+        raise AssertionError("a refresh ran a validation pass")
+
+    monkeypatch.setattr(screen_module, "accuracies", no_validation)
+    assert env.refresh_students([refreshed]) == [refreshed]
+    pairs = zip(batchnorm_layers(screened), batchnorm_layers(refreshed), strict=True)
+    for a, b in pairs:
+        np.testing.assert_allclose(a.moving_mean.numpy(), b.moving_mean.numpy(), atol=1e-6)
+        np.testing.assert_allclose(a.moving_variance.numpy(), b.moving_variance.numpy(), atol=1e-6)
+    # Not the inherited statistics: the refresh changed them.
+    inherited = batchnorm_layers(env.build(arch))[0].moving_mean.numpy()
+    assert not np.allclose(batchnorm_layers(refreshed)[0].moving_mean.numpy(), inherited)
+
+
 def test_without_screening_every_student_is_distilled(env_parts):
     env = make_env(env_parts)
     scored = env.score(archs(env, 3), update=0, seed=1)
