@@ -49,6 +49,7 @@ def parse_args(argv=None):
     p.add_argument("--per-class", type=int, default=500, help="subset: images per class")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--teacher-epochs", type=int, default=10)
+    p.add_argument("--teacher-lr", type=float, default=0.05, help="SGD, cosine schedule")
     p.add_argument("--removal-updates", type=int, default=8)
     p.add_argument("--shrink-updates", type=int, default=8)
     p.add_argument(
@@ -117,7 +118,7 @@ def main(argv=None):
         f"data.dataset=folder:{subset}",
         "data.preprocess=standardize",
         "teacher.optimizer=sgd",
-        "teacher.learning_rate=0.05",
+        f"teacher.learning_rate={args.teacher_lr}",
         f"teacher.epochs={args.teacher_epochs}",
         f"teacher.width={args.width}",
         f"search.removal_updates={args.removal_updates}",
