@@ -59,6 +59,8 @@ import sys
 import tempfile
 import time
 
+from subsets import make_subset
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 WAYS = ("naive", "fused_reference", "n2n-tf", "n2n-tf-one-thread")
@@ -105,19 +107,6 @@ def load_data(workload, args):
     if workload == "mnist":
         return data.load("mnist5k", batch_size=cfg["batch"])
     return data.load(f"folder:{args.subset}", batch_size=cfg["batch"], augment="crop_flip")
-
-
-def make_subset(root, per_class, seed, out):
-    """A seeded subset of an image folder as symlinks (no copies)."""
-    rng = random.Random(seed)
-    for cls in sorted(os.listdir(root)):
-        src = os.path.join(root, cls)
-        if not os.path.isdir(src):
-            continue
-        files = sorted(os.listdir(src))
-        os.makedirs(os.path.join(out, cls))
-        for name in rng.sample(files, min(per_class, len(files))):
-            os.symlink(os.path.join(src, name), os.path.join(out, cls, name))
 
 
 def accuracy(model, ds):

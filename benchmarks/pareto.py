@@ -80,6 +80,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from subsets import kept_subset
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -221,18 +223,6 @@ def make_config(args, dataset: str):
         f"distill.train_fraction={args.train_fraction}",
     ]
     return load_config(args.config, [*sets, *args.overrides])
-
-
-def make_subset(root: str, per_class: int, seed: int, out: Path) -> str:
-    """A seeded per-class subset of an image folder as symlinks (kept with the run)."""
-    import distill_throughput as bench
-
-    if not out.is_dir():
-        tmp = Path(tempfile.mkdtemp(dir=out.parent))
-        bench.make_subset(root, per_class, seed, str(tmp / "d"))
-        (tmp / "d").rename(out)
-        tmp.rmdir()
-    return str(out)
 
 
 def quick_teacher(config, path: Path) -> str:
@@ -602,7 +592,7 @@ def main(argv=None):
     dataset = args.dataset
     if args.subset:
         root = os.path.abspath(dataset.removeprefix("folder:"))
-        dataset = "folder:" + make_subset(root, args.subset, 0, out / f"subset-{args.subset}")
+        dataset = "folder:" + kept_subset(root, args.subset, 0, out / f"subset-{args.subset}")
     config = make_config(args, dataset)
 
     from n2n_tf.jobs.preamble import begin, load_data, prepare

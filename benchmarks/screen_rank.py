@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
+
+from subsets import kept_subset, teacher_sets
 
 DATASET = "../shared/datasets/cifar10-jpeg/train"
 TEACHERS = ("resnet20", "plain_cnn")
@@ -121,27 +122,16 @@ def main(argv=None):
     args = parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    subset = out / f"subset-{args.per_class}"
-    if not subset.is_dir():
-        import sys
-
-        sys.path.insert(0, str(Path(__file__).parent))
-        import distill_throughput as bench
-
-        bench.make_subset(os.path.abspath(args.dataset), args.per_class, 0, str(subset))
+    subset = kept_subset(args.dataset, args.per_class, 0, out / f"subset-{args.per_class}")
 
     from n2n_tf.config import load_config
     from n2n_tf.jobs.preamble import begin
 
     sets = [
-        f"data.dataset=folder:{subset}",
-        "data.preprocess=standardize",
+        *teacher_sets(subset, 0.05, args.teacher_epochs),
         f"distill.steps={args.steps}",
         f"distill.train_fraction={args.train_fraction}",
         f"runtime.seed={args.seed}",
-        "teacher.optimizer=sgd",
-        "teacher.learning_rate=0.05",
-        f"teacher.epochs={args.teacher_epochs}",
     ]
     config = load_config(None, sets)
     begin(config, fused=True)

@@ -38,6 +38,7 @@ def main():
     import distill_throughput as bench
     import keras
     import numpy as np
+    from subsets import make_subset
 
     from n2n_tf import data, graph, models
     from n2n_tf.config import DistillConfig
@@ -45,7 +46,7 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         subset = os.path.join(tmp, "subset")
-        bench.make_subset(os.path.abspath(args.cifar), args.per_class, args.seed, subset)
+        make_subset(os.path.abspath(args.cifar), args.per_class, args.seed, subset)
         keras.utils.set_random_seed(0)
         ds = data.load(f"folder:{subset}", batch_size=128, augment="crop_flip")
         teacher = models.build("resnet20", ds.info.input_shape, ds.info.num_classes)

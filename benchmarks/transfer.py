@@ -28,12 +28,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from subsets import kept_subset, teacher_sets
 
 
 def say(text: str) -> None:
@@ -102,12 +101,7 @@ def main(argv=None):
     args = parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    subset = out / f"subset-{args.per_class}"
-    if not subset.is_dir():
-        sys.path.insert(0, str(Path(__file__).parent))
-        import distill_throughput as bench
-
-        bench.make_subset(os.path.abspath(args.dataset), args.per_class, 0, str(subset))
+    subset = kept_subset(args.dataset, args.per_class, 0, out / f"subset-{args.per_class}")
 
     from n2n_tf.config import load_config
     from n2n_tf.jobs.compress import compress
@@ -115,11 +109,7 @@ def main(argv=None):
     from n2n_tf.jobs.train_teacher import train_teacher
 
     sets = [
-        f"data.dataset=folder:{subset}",
-        "data.preprocess=standardize",
-        "teacher.optimizer=sgd",
-        f"teacher.learning_rate={args.teacher_lr}",
-        f"teacher.epochs={args.teacher_epochs}",
+        *teacher_sets(subset, args.teacher_lr, args.teacher_epochs),
         f"teacher.width={args.width}",
         f"search.removal_updates={args.removal_updates}",
         f"search.shrink_updates={args.shrink_updates}",
