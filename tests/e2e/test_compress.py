@@ -48,6 +48,22 @@ def sets(*items):
     return [arg for item in items for arg in ("--set", item)]
 
 
+def lenet_compress(*args, extra_sets=()):
+    """``compress`` of the zoo LeNet-5 with seed 3, a 20,000-parameter cap and the TINY
+    plan (plus ``extra_sets``), then ``args``."""
+    return [
+        "compress",
+        "--teacher",
+        "zoo:lenet5",
+        "--seed",
+        "3",
+        "--max-params",
+        "20000",
+        *args,
+        *sets(*TINY, *extra_sets),
+    ]
+
+
 def test_scored_architectures_are_cached():
     keras.utils.set_random_seed(0)
     ds = data.load("digits", batch_size=128)
@@ -64,16 +80,7 @@ def test_scored_architectures_are_cached():
 
 
 def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
-    common = [
-        "compress",
-        "--teacher",
-        "zoo:lenet5",
-        "--seed",
-        "3",
-        "--max-params",
-        "20000",
-        *sets(*TINY),
-    ]
+    common = lenet_compress()
     full = run_cli(*common, "--out", str(tmp_path / "full"))
     assert full.returncode == 0, full.stderr[-2000:]
     assert "compression" in full.stdout and "test accuracy" in full.stdout

@@ -9,7 +9,7 @@ import time
 import keras
 import pytest
 import ray
-from test_compress import TINY, history, run_cli, sets
+from test_compress import TINY, history, lenet_compress, run_cli, sets
 
 from n2n_tf import models
 from n2n_tf.config import load_config
@@ -112,17 +112,7 @@ def test_a_worker_killed_mid_update_is_replaced_and_the_rows_stay_the_same(
 
 
 def test_a_run_killed_under_ray_resumes_and_finishes(tmp_path):
-    common = [
-        "compress",
-        "--teacher",
-        "zoo:lenet5",
-        "--seed",
-        "3",
-        "--max-params",
-        "20000",
-        "--no-export",
-        *sets(*TINY, "distill.finetune_epochs=0"),
-    ]
+    common = lenet_compress("--no-export", extra_sets=["distill.finetune_epochs=0"])
     killed_dir = tmp_path / "ray"
     proc = run_cli(
         *common, "--executor", "ray", "--workers", "2", "--out", str(killed_dir), wait=False
