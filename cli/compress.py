@@ -62,6 +62,10 @@ def _summary(metrics: dict) -> str:
     if target:
         given = ", ".join(f"{k} <= {v:,}" for k, v in target.items() if v is not None)
         lines.append(f"target: {given} (every student projected onto it)")
+    from n2n_tf.jobs.compress import latency_line
+
+    if latency_line(metrics):
+        lines.append(f"latency: {latency_line(metrics)}")
     for name, other in (metrics.get("compare") or {}).items():
         if other.get("points_won") is not None:
             lines.append(
@@ -132,6 +136,12 @@ def _summary(metrics: dict) -> str:
     "--target-flops", default=None, help="Target on multiply-adds: a count or a ratio (4x)."
 )
 @click.option(
+    "--target-latency",
+    default=None,
+    help="Target on the TFLite float latency measured here: ms per image, or a ratio (4x). "
+    "Timed on the teacher and uniform students, held as the multiply-adds that fit gives.",
+)
+@click.option(
     "--compare",
     default=None,
     help="Also fine-tune these methods' students of the found student's size, the same "
@@ -191,6 +201,7 @@ def compress(
     students,
     target_params,
     target_flops,
+    target_latency,
     compare,
     method,
     executor,
@@ -236,6 +247,7 @@ def compress(
             "runtime.workers": workers,
             "search.target_params": target_params,
             "search.target_flops": target_flops,
+            "search.target_latency": target_latency,
             "search.compare": None
             if compare is None
             else [m.strip() for m in compare.split(",") if m.strip()],

@@ -196,6 +196,11 @@ class SearchConfig:
     such as ``4x``): every sampled architecture is projected onto the target
     before it is built (``search/target.py``), and the reward is the accuracy
     ratio to the teacher. The ``max_*`` constraints keep working beside them.
+    ``target_latency`` (ms per image, or a ratio such as ``4x``) is the measured
+    TFLite float latency: the compress job times the teacher and uniform-width
+    students of it, fits latency to multiply-adds, and holds the multiply-add
+    target that fit gives (``search/latency.py``); the report gives the found
+    student's own measured latency against it.
     ``width_prior``: the initial probability a width policy puts on the
     factor 0.5 (0: uniform; N2N's reference code starts at 0.45).
     ``normalize_advantages``: REINFORCE's advantages divided by their standard
@@ -212,6 +217,7 @@ class SearchConfig:
     normalize_advantages: bool = False
     target_params: str | None = None
     target_flops: str | None = None
+    target_latency: str | None = None
     compare: tuple[str, ...] = ()
     screen_top_k: int = field(default=0, metadata=_rng(0, 100000))
     screen_reward: tuple[str, ...] = ()

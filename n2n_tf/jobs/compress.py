@@ -18,6 +18,7 @@ from n2n_tf.io import FORMATS, export, load_model, load_teacher, strip_softmax
 from n2n_tf.io.export import representative
 from n2n_tf.jobs.preamble import begin, load_data, prepare
 from n2n_tf.progress import SILENT
+from n2n_tf.report.targets import latency_line
 from n2n_tf.report.transfer import policies_line
 from n2n_tf.run_store import RunStore
 from n2n_tf.runtime import resolve_device_defaults
@@ -33,12 +34,20 @@ from n2n_tf.search.budget import (
 )
 from n2n_tf.search.environment import Environment
 from n2n_tf.search.finetune import finetune_and_measure
+from n2n_tf.search.latency import latency_report, resolve_latency_target
 from n2n_tf.search.loop import Best, Search, check_policies, random_search, saved_budget_left
 from n2n_tf.search.reward import compression
 from n2n_tf.types import Architecture
 
 logger = logging.getLogger(__name__)
-__all__ = ["CompressRequest", "CompressionResult", "compress", "policies_line", "run"]
+__all__ = [
+    "CompressRequest",
+    "CompressionResult",
+    "compress",
+    "latency_line",
+    "policies_line",
+    "run",
+]
 
 
 @dataclass
@@ -226,6 +235,8 @@ def run(request: CompressRequest) -> CompressionResult:
     prepared = prepare(teacher, data, config, force=r.force or untrained or resume)
     teacher, data, config = prepared.teacher, prepared.data, prepared.config
     config = resolve_device_defaults(config)  # issue 13: auto GPU settings, saved resolved
+    # A latency target is timed here once (kept in the run) and held as a MACs target.
+    config, latency = resolve_latency_target(config, teacher, run_dir / "latency.json")
     plan, costs, search_offset = None, None, None
     if resume:  # a budgeted run goes on with the budget it had left (its clock, not the wall's)
         plan, costs, search_offset, job_start = _resumed_plan(run_dir, job_start)
@@ -314,6 +325,7 @@ def run(request: CompressRequest) -> CompressionResult:
         "search_reward": (found.score or {}).get("reward"),
         "compare": _compared(final, rivals, measured),
         "target": dataclasses.asdict(env.target) if env.target else None,
+        "latency": latency_report(config, latency, exported, student),
         "export": exported,
         "preprocess": config.data.preprocess,
         "teacher_check": prepared.check.to_dict(),

@@ -17,6 +17,7 @@ from pathlib import Path
 from n2n_tf.report import plots
 from n2n_tf.report.reader import REPORT_KEY, RunData, load_run
 from n2n_tf.report.summary import summarize
+from n2n_tf.report.targets import latency_line
 from n2n_tf.report.transfer import policies_line
 from n2n_tf.run_store import RunStore
 
@@ -72,6 +73,8 @@ def facts(metrics: dict, figures: dict) -> list[tuple[str, str]]:
     transferred = policies_line(metrics)
     if transferred:
         out.append(("policies from", transferred))
+    if latency_line(metrics):
+        out.append(("latency", latency_line(metrics)))
     ratio = metrics.get("compression_ratio")
     if ratio is None and figures.get("best_scored") and figures["teacher"].get("params"):
         ratio = figures["teacher"]["params"] / max(figures["best_scored"]["params"], 1)

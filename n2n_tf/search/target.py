@@ -64,7 +64,20 @@ class Target:
 
     @classmethod
     def of(cls, search_config, spec: ModelSpec) -> Target:
-        """The config's ``target_params`` / ``target_flops`` against the teacher's size."""
+        """The config's ``target_params`` / ``target_flops`` against the teacher's size.
+
+        Raises:
+            ValueError: ``target_latency`` is set but was not turned into a multiply-add
+                target (``search.latency.resolve_latency_target``, which ``compress``
+                calls).
+        """
+        if search_config.target_latency is not None and search_config.target_flops is None:
+            raise ValueError(
+                "search.target_latency is held as a multiply-add target that "
+                "n2n_tf.search.latency.resolve_latency_target measures: run it through "
+                "`n2n-tf compress` / n2n_tf.compress, or resolve the config first. "
+                f"Received: target_latency={search_config.target_latency!r}"
+            )
         return cls(
             parse_target(search_config.target_params, spec.params, "target_params"),
             parse_target(search_config.target_flops, spec.flops, "target_flops"),
