@@ -71,6 +71,7 @@ class State:
     stage_trained: dict = field(default_factory=dict)  # students trained per stage
     stopped: dict = field(default_factory=dict)  # stage -> updates run when its deadline hit
     budget_left: float | None = None  # seconds of the --budget left at this checkpoint
+    elite: dict = field(default_factory=dict)  # stage -> best rollouts (search.self_imitation)
 
 
 class Search:
@@ -250,6 +251,29 @@ class Search:
         archs = [project(stage.architecture(layers, action, base)) for action in actions]
         return feats, free, actions, archs
 
+    def _with_elite(self, name: str, actions, advantages, baseline: float):
+        """The update's batch with the stage's kept best rollouts appended (advantage
+        ``max(R - b, 0)``: self-imitation), or as it is when ``search.self_imitation`` is 0."""
+        elite = self.state.elite.get(name, [])
+        if not self.config.search.self_imitation or not elite:
+            return actions, advantages
+        kept = np.asarray([e["actions"] for e in elite], dtype=np.asarray(actions).dtype)
+        gains = np.maximum(np.asarray([e["reward"] for e in elite]) - baseline, 0.0)
+        return np.concatenate([actions, kept]), np.concatenate([advantages, gains])
+
+    def _keep_elite(self, name: str, actions, scored) -> None:
+        """Keeps the ``search.self_imitation`` best valid rollouts of the stage so far."""
+        k = self.config.search.self_imitation
+        if not k:
+            return
+        elite = {tuple(e["actions"]): e for e in self.state.elite.get(name, [])}
+        for action, (score, _) in zip(actions, scored, strict=True):
+            if score.valid and not score.violated and score.policy_reward is not None:
+                key = tuple(np.asarray(action).tolist())
+                elite[key] = {"reward": float(score.policy_reward), "actions": list(key)}
+        ranked = sorted(elite.values(), key=lambda e: e["reward"], reverse=True)
+        self.state.elite[name] = ranked[:k]
+
     def _update(self, name: str, update: int) -> None:
         start = time.perf_counter()
         stage = self.stages[name]
@@ -281,9 +305,10 @@ class Search:
         )
         policy = stage.policy
         entropies = []  # (no reseeding here: the update draws no random numbers)
+        batch, advantages = self._with_elite(name, actions, advantages, used_baseline)
 
         def log_probs():
-            log_prob, entropy = policy.log_probs(feats, actions, free)
+            log_prob, entropy = policy.log_probs(feats, batch, free)
             entropies.append(float(tf.reduce_mean(entropy)))
             return log_prob, entropy
 
@@ -297,6 +322,7 @@ class Search:
         entropy = entropies[0] if entropies else float(policy.entropy(feats, free))
         if rewards:
             self.state.baselines[name] = baseline.update(rewards)
+        self._keep_elite(name, actions, scored)
         best = Best(**self.state.best[name])
         rows = []
         for k, ((score, cached), arch) in enumerate(zip(scored, archs, strict=True)):

@@ -172,6 +172,40 @@ def test_reinforce_beats_random_search_on_a_synthetic_reward(spec, policies):
     assert wins >= 6
 
 
+def test_self_imitation_keeps_each_stages_best_rollouts_and_learns_from_them(
+    tmp_path, spec, policies
+):
+    config = load_config(None, [*PLAN, "runtime.seed=4", "search.self_imitation=2"])
+    env = SyntheticEnvironment(spec, config.search.factors, seed=4)
+    search = Search(None, None, config, tmp_path, env=env, policies=fresh(policies, 4))
+    search.run()
+    history = rows(tmp_path / "history.jsonl")
+    for stage in ("removal", "shrink"):
+        elite = search.state.elite[stage]
+        learnt = {
+            (tuple(r["removed"]), str(r["factors"])): r["policy_reward"]
+            for r in history
+            if r["stage"] == stage and r["valid"] and not r["violated"]
+        }
+        best_two = sorted(learnt.values(), reverse=True)[:2]
+        assert [e["reward"] for e in elite] == pytest.approx(best_two, abs=1e-5)
+    # Kept in the checkpoint, so a resumed search imitates the same rollouts.
+    again = Search(None, None, config, tmp_path, env=env, policies=policies)
+    assert again.load_checkpoint() and again.state.elite == search.state.elite
+    # Appended to a batch with the advantage max(R - b, 0); off (0) leaves it alone.
+    actions, advantages = np.zeros((3, 4), np.int32), np.array([0.1, -0.1, 0.0])
+    search.state.elite["x"] = [
+        {"reward": 0.9, "actions": [1, 1, 1, 1]},
+        {"reward": 0.4, "actions": [2, 2, 2, 2]},
+    ]
+    batch, given = search._with_elite("x", actions, advantages, baseline=0.5)
+    assert batch.shape == (5, 4) and batch.dtype == np.int32
+    assert given == pytest.approx([0.1, -0.1, 0.0, 0.4, 0.0])
+    off = Search(None, None, load_config(None, PLAN), tmp_path / "off", env=env)
+    off.state.elite["x"] = search.state.elite["x"]
+    assert off._with_elite("x", actions, advantages, 0.5)[0] is actions
+
+
 def test_random_search_at_equal_cost_trains_as_many_students_per_stage(tmp_path, spec, policies):
     config = load_config(None, [*PLAN, "runtime.seed=3"])
     env = SyntheticEnvironment(spec, config.search.factors, seed=3)
