@@ -204,8 +204,9 @@ class SearchConfig:
     ``width_prior``: the initial probability a width policy puts on the
     factor 0.5 (0: uniform; N2N's reference code starts at 0.45).
     ``normalize_advantages``: REINFORCE's advantages divided by their standard
-    deviation within the update. ``self_imitation`` (K; 0: off): each stage keeps
-    the K best rollouts it has sampled and adds them to every update's batch
+    deviation within the update. ``self_imitation`` (K; 0: off; 1 by default,
+    chosen on synthetic rewards: RESULTS.md, issue 19): each stage keeps the K
+    best rollouts it has sampled and adds them to every update's batch
     with the advantage ``max(R - b, 0)`` (self-imitation learning, Oh et al.
     2018), so the policy moves towards the best architectures it has seen
     instead of collapsing onto a worse mode.
@@ -219,7 +220,7 @@ class SearchConfig:
     width: float = field(default=0.5, metadata=_rng(0.01, 1.0))
     width_prior: float = field(default=0.0, metadata=_rng(0.0, 0.99))
     normalize_advantages: bool = False
-    self_imitation: int = field(default=0, metadata=_rng(0, 1000))
+    self_imitation: int = field(default=1, metadata=_rng(0, 1000))
     target_params: str | None = None
     target_flops: str | None = None
     target_latency: str | None = None

@@ -153,7 +153,8 @@ def test_random_search_runs_the_same_loop_and_writes_the_same_rows(tmp_path, spe
 def test_reinforce_beats_random_search_on_a_synthetic_reward(spec, policies):
     """The reward is a fixed function of the architecture with a known best
     (``SyntheticEnvironment``); the policy's student must beat random search's,
-    with as many samples, on most of 10 seeds."""
+    with as many samples, on at least 8 of 10 seeds (issue 19's goal, met with
+    self-imitation of the best rollout: ``search.self_imitation=1``, the default)."""
     plan = ["search.rollouts=5", "search.removal_updates=10", "search.shrink_updates=20"]
     wins, gaps = 0, []
     for seed in range(10):
@@ -169,7 +170,7 @@ def test_reinforce_beats_random_search_on_a_synthetic_reward(spec, policies):
         wins += policy > random
         gaps.append(env.reward(env.best_architecture()) - policy)
     print(f"REINFORCE beat random search on {wins}/10 seeds; mean gap to best {np.mean(gaps):.3f}")
-    assert wins >= 6
+    assert wins >= 8
 
 
 def test_self_imitation_keeps_each_stages_best_rollouts_and_learns_from_them(
@@ -201,7 +202,8 @@ def test_self_imitation_keeps_each_stages_best_rollouts_and_learns_from_them(
     batch, given = search._with_elite("x", actions, advantages, baseline=0.5)
     assert batch.shape == (5, 4) and batch.dtype == np.int32
     assert given == pytest.approx([0.1, -0.1, 0.0, 0.4, 0.0])
-    off = Search(None, None, load_config(None, PLAN), tmp_path / "off", env=env)
+    off_config = load_config(None, [*PLAN, "search.self_imitation=0"])
+    off = Search(None, None, off_config, tmp_path / "off", env=env)
     off.state.elite["x"] = search.state.elite["x"]
     assert off._with_elite("x", actions, advantages, 0.5)[0] is actions
 
