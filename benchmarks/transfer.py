@@ -8,10 +8,12 @@ scratch, and the search on LARGE from SMALL's policies (``--policies``). Teacher
 trained here on a seeded subset of the dataset (a folder of class subfolders, e.g.
 the real CIFAR-10 JPEGs). Printed, per pair (means over seeds):
 
-- ``updates_to_best_<pair>_scratch`` / ``_transfer``: updates until the run's best
-  teacher-relative reward reaches the from-scratch run's final best of the same seed,
-  counted within each stage (each stage starts from its own parent) and summed; a stage
-  that never reaches it counts all its updates + 1 (``..._<stage>`` per stage);
+- ``updates_to_best_<pair>_scratch`` / ``_transfer``: updates (both stages in order)
+  until the run's best teacher-relative reward reaches the from-scratch run's final
+  best of the same seed (a run that never reaches it counts all its updates + 1);
+- ``..._<stage>``: the same within each stage against the from-scratch run's best of
+  that stage (the stages after the first start from each run's own parent, so these
+  say where the time went, not which run is ahead);
 - ``final_best_<pair>_<kind>``: the best reward of a distilled student;
 - ``ratio_<pair>``: transfer's updates over scratch's (goal: <= 0.5);
 - the final students' test accuracy and size; a plot of the mean reward per update.
@@ -87,6 +89,16 @@ def curve(run: Path) -> tuple[list[float], dict[str, list[float]]]:
 def updates_to(bests: list[float], target: float) -> int:
     """The 1-based update at which ``bests`` first reaches ``target`` (len + 1: never)."""
     return next((i + 1 for i, b in enumerate(bests) if b >= target - 1e-9), len(bests) + 1)
+
+
+def overall(bests: dict[str, list[float]]) -> list[float]:
+    """The best reward so far over both stages, update by update (stages in order)."""
+    out, best = [], -1.0
+    for so_far in bests.values():
+        for b in so_far:
+            best = max(best, b)
+            out.append(best)
+    return out
 
 
 def stage_updates(bests: dict[str, list[float]], targets: dict[str, float]) -> dict:
@@ -172,7 +184,8 @@ def main(argv=None):
             scratch_means, scratch_bests = curve(out / pair / f"scratch-s{seed}")
             moved_means, moved_bests = curve(out / pair / f"transfer-s{seed}")
             targets = {stage: b[-1] for stage, b in scratch_bests.items()}
-            row = {"seed": seed, "targets": targets}
+            target = max(targets.values())
+            row = {"seed": seed, "target": target, "targets": targets}
             for kind, means, bests in (
                 ("scratch", scratch_means, scratch_bests),
                 ("transfer", moved_means, moved_bests),
@@ -181,7 +194,7 @@ def main(argv=None):
                 counts = stage_updates(bests, targets)
                 row[kind] = {
                     "means": means,
-                    "updates_to_best": counts["total"],
+                    "updates_to_best": updates_to(overall(bests), target),
                     "stage_updates": counts,
                     "final_best": max(b[-1] for b in bests.values()),
                     "test_accuracy": report["student"]["test_accuracy"],
