@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 from n2n_tf import graph
 from n2n_tf.atomic import atomic_path
 from n2n_tf.runtime import width_multiple
-from n2n_tf.search.target import parse_target
+from n2n_tf.search.target import number_or_ratio, parse_target
 from n2n_tf.types import Architecture, ModelSpec
 
 PROBE_FACTORS = (0.25, 0.5, 0.75)  # uniform widths timed beside the teacher
@@ -66,12 +65,7 @@ def parse_latency(value, teacher_ms: float) -> float | None:
     """
     if value is None or value == "":
         return None
-    text = str(value).strip().lower().removesuffix("ms").strip()
-    ratio = re.fullmatch(r"(\d+(?:\.\d+)?)\s*x", text)
-    try:
-        ms = teacher_ms / float(ratio.group(1)) if ratio else float(text)
-    except (ValueError, ZeroDivisionError):
-        ms = -1.0
+    ms = number_or_ratio(str(value).strip().lower().removesuffix("ms"), teacher_ms)
     if not (ms > 0 and math.isfinite(ms)):
         raise ValueError(
             "search.target_latency is milliseconds per image (0.5) or a ratio to the "

@@ -24,6 +24,15 @@ MIN_FACTOR = 0.02  # the narrowest a projected layer gets (of its teacher width)
 STEPS = 14  # bisection steps (the multiplier to about 1e-4)
 
 
+def number_or_ratio(text: str, teacher_value: float) -> float:
+    """``"4x"`` -> ``teacher_value / 4``, ``"250"`` -> 250.0; -1.0 for anything else."""
+    ratio = re.fullmatch(r"(\d+(?:\.\d+)?)\s*x", text.strip().lower())
+    try:
+        return teacher_value / float(ratio.group(1)) if ratio else float(text)
+    except (ValueError, ZeroDivisionError):
+        return -1.0
+
+
 def parse_target(value, teacher_value: int, name: str) -> int | None:
     """``value`` as an absolute count: ``"4x"`` -> ``teacher_value / 4``; None stays None.
 
@@ -33,12 +42,7 @@ def parse_target(value, teacher_value: int, name: str) -> int | None:
     """
     if value is None or value == "":
         return None
-    text = str(value).strip().lower()
-    ratio = re.fullmatch(r"(\d+(?:\.\d+)?)\s*x", text)
-    try:
-        target = teacher_value / float(ratio.group(1)) if ratio else float(text)
-    except (ValueError, ZeroDivisionError):
-        target = -1.0
+    target = number_or_ratio(str(value), teacher_value)
     if not (target > 0 and math.isfinite(target)):
         raise ValueError(
             f"search.{name} is a count (250000, 2.5e5) or a ratio to the teacher (4x). "
@@ -121,4 +125,4 @@ def project(teacher, spec: ModelSpec, arch: Architecture, target: Target, **opti
     return best
 
 
-__all__ = ["MIN_FACTOR", "Target", "parse_target", "project", "scaled"]
+__all__ = ["MIN_FACTOR", "Target", "number_or_ratio", "parse_target", "project", "scaled"]
