@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -75,7 +76,7 @@ def run_cell(args, design: str, screen: bool, seed: int) -> dict:
             cmd += ["--set", s]
         start = time.perf_counter()
         if out.exists():  # a killed cell starts again
-            subprocess.run(["rm", "-rf", str(out)], check=True)
+            shutil.rmtree(out)
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"cell {out.name} failed:\n{done.stderr[-3000:]}")
