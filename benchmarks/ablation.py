@@ -6,7 +6,7 @@ equal cost (as many distilled students per stage as the policy trained), for
 ``--seeds`` seeds, and reads both searches' best students from ``report.json``.
 The cells:
 
-- stage designs: ``removal,shrink`` (the paper's two stages; Stage 2 starts from
+- stage designs: ``removal+shrink`` (the paper's two stages; Stage 2 starts from
   the best Stage-1 architecture), ``shrink`` (Stage 2 alone, started from the
   teacher), ``joint`` (remove-or-a-factor per layer in one stage);
 - screen off (every rollout distilled) or on (``--screen-rollouts`` rollouts per
@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-DESIGNS = {"removal,shrink": "[removal,shrink]", "shrink": "[shrink]", "joint": "[joint]"}
+DESIGNS = "removal+shrink,shrink,joint"  # each design: its stages joined by "+"
 
 
 def screen_settings(on: bool, rollouts: int, top_k: int) -> list[str]:
@@ -47,11 +47,11 @@ def screen_settings(on: bool, rollouts: int, top_k: int) -> list[str]:
 
 def run_cell(args, design: str, screen: bool, seed: int) -> dict:
     """One ``compress`` run; its report's figures for the policy and random search."""
-    out = Path(args.out) / f"{design.replace(',', '+')}-screen{int(screen)}-seed{seed}"
+    out = Path(args.out) / f"{design}-screen{int(screen)}-seed{seed}"
     report = out / "report.json"
     if not report.is_file():
         sets = [
-            f"search.stages={DESIGNS[design]}",
+            f"search.stages=[{design.replace('+', ',')}]",
             "search.random_baseline=true",
             f"distill.finetune_epochs={args.finetune_epochs}",
             f"data.preprocess={args.preprocess}",
@@ -105,7 +105,7 @@ def main() -> None:
     p.add_argument("--config", default="configs/demo.yaml")
     p.add_argument("--out", default="runs/ablation")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--designs", default=",".join(DESIGNS).replace("removal,shrink", "two"))
+    p.add_argument("--designs", default=DESIGNS, help=f"stage lists (default {DESIGNS})")
     p.add_argument("--screens", default="0,1", help="screen off/on cells to run (0,1)")
     p.add_argument("--screen-rollouts", type=int, default=15)
     p.add_argument("--screen-top-k", type=int, default=3)
@@ -113,7 +113,7 @@ def main() -> None:
     p.add_argument("--preprocess", default="standardize")
     p.add_argument("--set", action="append", default=[], help="more config overrides")
     args = p.parse_args()
-    designs = [("removal,shrink" if d == "two" else d) for d in args.designs.split(",")]
+    designs = args.designs.split(",")
     screens = [bool(int(s)) for s in args.screens.split(",")]
     print(
         f"{'design':16} {'screen':6} {'wins':5} {'policy':>7} {'random':>7} "
@@ -128,11 +128,10 @@ def main() -> None:
                     f"policy={c['policy']:.4f} ({c['policy_params']}) "
                     f"random={c['random']:.4f} ({c['random_params']}) "
                     f"students={c['students']} random_students={c['random_students']} "
-                    f"seconds={c['seconds']:.0f}",
+                    f"seconds={c['seconds']:.0f} test={c['test']:.4f}",
                     flush=True,
                 )
             wins = sum(c["policy"] > c["random"] for c in cells)
-
             print(
                 f"{design:16} {'on' if screen else 'off':6} {wins}/{len(cells):<3} "
                 f"{mean(cells, 'policy'):7.4f} {mean(cells, 'random'):7.4f} "
