@@ -493,13 +493,20 @@ class Search:
         return self.state
 
     def best(self) -> tuple[Architecture, dict | None]:
-        """The search's student: the best Stage-2 student within the constraints, else
-        the best Stage-1 one (each stage's best by the reward it learned from)."""
-        for stage in reversed(self.stage_names):
-            best = Best(**self.state.best[stage])
-            if best.score is not None:
-                return Architecture.from_dict(best.arch), best.score
-        return Architecture(), None
+        """The search's student: the last stage's best student within the constraints, else
+        the best of the stage before it (each stage's best by the reward it learned from).
+
+        Under a size target every stage's reward is the same measure (the accuracy ratio
+        to the teacher, whatever the parent), so the student is the best of all stages:
+        a later stage that found nothing better does not replace an earlier one's best.
+        """
+        found = [Best(**self.state.best[s]) for s in reversed(self.stage_names)]
+        found = [best for best in found if best.score is not None]
+        if not found:
+            return Architecture(), None
+        if getattr(self.env, "target", None):
+            found = sorted(found, key=lambda best: best.reward, reverse=True)  # stable
+        return Architecture.from_dict(found[0].arch), found[0].score
 
     def summary(self) -> dict:
         """Samples, students trained and the chosen student's teacher-relative reward."""

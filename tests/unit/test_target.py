@@ -61,7 +61,8 @@ def test_under_a_target_every_student_is_projected_and_rewarded_by_accuracy(tmp_
     env = Environment(teacher, ds, config)
     target = env.target.params
     assert target == graph.count_params(teacher) // 3
-    Search(teacher, ds, config, tmp_path, env=env).run()
+    search = Search(teacher, ds, config, tmp_path, env=env)
+    search.run()
     rows = [json.loads(r) for r in (tmp_path / "history.jsonl").read_text().splitlines()]
     assert rows and all(r["params"] <= target for r in rows if r["valid"])
     for r in rows:
@@ -70,6 +71,10 @@ def test_under_a_target_every_student_is_projected_and_rewarded_by_accuracy(tmp_
                 r["val_accuracy"] / env.teacher_accuracy, abs=1e-5
             )
             assert r["reward"] == pytest.approx(r["policy_reward"], abs=1e-5)
+    # One measure in every stage: the search's student is the best of all of them.
+    arch, score = search.best()
+    bests = [search.state.best[s]["reward"] for s in search.stage_names]
+    assert score is not None and score["reward"] == pytest.approx(max(bests), abs=1e-5)
 
 
 def test_compress_to_a_target_compared_with_l1_at_the_same_size(tmp_path):
