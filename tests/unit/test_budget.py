@@ -203,3 +203,35 @@ def test_training_stops_at_a_deadline():
     assert past.steps == 0 and past.val_accuracy is not None
     (future,) = trainer.fit([student], ds, epochs=1, deadline=time.perf_counter() + 3600)
     assert future.steps == -(-ds.info.split_sizes["train"] // 64)
+
+
+def test_a_slow_start_of_the_input_pipeline_is_not_timed_as_steps():
+    """The first batch of every pass waits 2 s (a JPEG folder's pipeline starting, a step
+    tracing): the measured step stays the time of a step, not of the start."""
+    import dataclasses
+
+    import tensorflow as tf
+
+    from n2n_tf.search.budget import measure
+
+    def wait_once(index):
+        if int(index) == 0:
+            time.sleep(2.0)
+        return 0.0
+
+    def slow_start(index, batch):
+        x, y = batch
+        pause = tf.py_function(wait_once, [index], tf.float32)
+        pause.set_shape(())
+        return x + tf.cast(pause, x.dtype), y
+
+    keras.utils.set_random_seed(0)
+    ds = data.load("digits", batch_size=64)
+    ds = ds._replace(train=ds.train.enumerate().map(slow_start))
+    teacher = models.build("lenet5", (8, 8, 1), 10)
+    config = load_config(None, [])
+    config = dataclasses.replace(config, distill=dataclasses.replace(config.distill, steps=4))
+    costs = measure(teacher, ds, config, chunks=3, chunk=2)
+    assert 0 < costs.step_s < 0.3  # a LeNet step on 8x8 digits: milliseconds, not 2 s / 2
+    assert costs.fit_overhead_s >= 1.5  # the start is the pass's overhead
+    assert costs.train_batches == -(-ds.info.split_sizes["train"] // 64)
