@@ -50,13 +50,12 @@ def _summary(metrics: dict) -> str:
         f"reward {metrics['reward']:.3f}, {metrics['students_trained']} students trained, "
         f"{metrics['seconds']:.0f} s"
     )
-    against = {"removal": "vs teacher", "shrink": "vs stage-1 architecture"}
-    for stage, fifths in metrics["stages"].items():
+    for index, (stage, fifths) in enumerate(metrics["stages"].items()):
         first, last = fifths["first_fifth_mean_reward"], fifths["last_fifth_mean_reward"]
+        against = ("vs teacher", "vs stage-1 architecture")[index] if index < 2 else "vs parent"
         if first is not None:
             lines.append(
-                f"{stage}: mean reward ({against.get(stage, 'vs parent')}) "
-                f"first fifth {first:.3f} -> last fifth {last:.3f}"
+                f"{stage}: mean reward ({against}) first fifth {first:.3f} -> last fifth {last:.3f}"
             )
     target = metrics.get("target")
     if target:

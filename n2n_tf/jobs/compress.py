@@ -433,8 +433,9 @@ def _search(
         env.close()
     stage1 = Best(**state.best[search.stage_names[0]])
     metrics = {
+        # The architecture the later stages started from (none with one stage).
         "stage1": None
-        if stage1.score is None
+        if stage1.score is None or len(search.stage_names) < 2
         else {
             "params": stage1.score["params"],
             "search_val_accuracy": stage1.score["val_accuracy"],
