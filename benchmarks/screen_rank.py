@@ -53,38 +53,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def register_plain_cnn():
-    """A plain Sequential CIFAR-10 CNN (Conv-BN-MaxPool x3, Dense 512 head) in the zoo."""
-    import keras
-
-    from n2n_tf import models
-
-    if "plain_cnn" in models.available():
-        return
-
-    @models.register("plain_cnn")
-    def plain_cnn(input_shape, num_classes, width: float = 1.0):
-        def w(n):
-            return max(1, int(round(n * width)))
-
-        layers = [keras.Input(input_shape)]
-        for filters in (32, 64, 128):
-            for _ in range(2):
-                layers += [
-                    keras.layers.Conv2D(w(filters), 3, padding="same", use_bias=False),
-                    keras.layers.BatchNormalization(),
-                    keras.layers.ReLU(),
-                ]
-            layers.append(keras.layers.MaxPooling2D())
-        layers += [
-            keras.layers.Flatten(),
-            keras.layers.Dense(w(512), activation="relu"),
-            keras.layers.Dropout(0.3),
-            keras.layers.Dense(num_classes),
-        ]
-        return keras.Sequential(layers, name="plain_cnn")
-
-
 def sample_students(spec, n: int, factors, rng):
     """``n`` removal students (a random third of the removable layers removed, full widths)
     and ``n`` shrunk ones (a random factor below 1 per shrinkable layer)."""
@@ -148,7 +116,6 @@ def main(argv=None):
     from n2n_tf.search.finetune import finetune_and_measure
     from n2n_tf.search.screen import Screen
 
-    register_plain_cnn()
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     data = load_data(config)

@@ -1,4 +1,4 @@
-"""Teacher zoo: LeNet-5, CIFAR VGG-11/13/16/19 and CIFAR ResNet-18/20/34/56.
+"""Teacher zoo: LeNet-5, CIFAR VGG-11/13/16/19, CIFAR ResNet-18/20/34/56 and a plain CNN.
 
 All architectures are Keras 3 functional models that output logits and are built through
 a small registry::
@@ -14,7 +14,7 @@ New architectures are added with the :func:`register` decorator; their builders 
 
 from __future__ import annotations
 
-from n2n_tf.models import lenet, resnet, vgg  # noqa: F401  (populate the registry)
+from n2n_tf.models import lenet, plain_cnn, resnet, vgg  # noqa: F401  (populate the registry)
 from n2n_tf.models.registry import available, build, register
 
 __all__ = ["available", "build", "register"]

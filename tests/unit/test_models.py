@@ -11,6 +11,7 @@ from n2n_tf.models import registry
 
 ALL_ARCHS = [
     "lenet5",
+    "plain_cnn",
     "resnet18",
     "resnet20",
     "resnet34",
@@ -52,8 +53,13 @@ def n_trainable(model: keras.Model) -> int:
 # ResNet-56 (n=9) = 464 + 9*4,672 + 14,528 + 8*18,560 + 57,728 + 8*73,984 + 650 = 855,770
 #
 # ResNet-18 / ResNet-34 match kuangliu/pytorch-cifar: 11,173,962 / 21,282,122.
+#
+# plain_cnn (convs without bias; BN = 2*c): 3->32 928, 32->32 9,280, 32->64 18,560,
+#   64->64 36,992, 64->128 73,984, 128->128 147,712; fc 4*4*128*512+512 = 1,049,088;
+#   logits 5,130. Total 1,341,674.
 EXPECTED_PARAMS = {
     ("lenet5", (28, 28, 1)): 61_706,
+    ("plain_cnn", (32, 32, 3)): 1_341_674,
     ("vgg11", (32, 32, 3)): 9_231_114,
     ("vgg13", (32, 32, 3)): 9_416_010,
     ("vgg16", (32, 32, 3)): 14_728_266,
