@@ -210,7 +210,7 @@ def test_unknown_arch_suggests_close_match():
         models.build("resnet19", (32, 32, 3), 10)
     message = str(info.value)
     assert "Did you mean `resnet" in message
-    assert "Available: lenet5, resnet18" in message
+    assert "Available: lenet5, plain_cnn, resnet18" in message
     assert message.endswith("Received: arch='resnet19'")
 
 
