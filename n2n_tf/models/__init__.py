@@ -1,7 +1,7 @@
 """Teacher zoo: LeNet-5, CIFAR VGG-11/13/16/19, CIFAR ResNet-18/20/34/56 and a plain CNN.
 
-All architectures are Keras 3 functional models that output logits and are built through
-a small registry::
+All architectures are Keras 3 models (functional; ``plain_cnn`` is Sequential) that output
+logits, built through a small registry::
 
     from n2n_tf import models
 
