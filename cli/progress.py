@@ -1,8 +1,10 @@
 """Live progress on the terminal: a bar per training pass, a line per update or epoch.
 
 The library reports to a ``n2n_tf.progress.Progress``; ``live_progress`` gives
-the commands one that draws with rich on stderr, or the silent one when
-``--quiet`` is given or stderr is not a terminal (CI logs stay readable).
+the commands one that draws with rich on stderr. When stderr is not a terminal
+(a log file, a pipe, CI) it gives ``LineProgress``: the same line per update or
+epoch, no bars, so a long job in a log still shows how far it is. ``--quiet``
+gives the silent one.
 """
 
 from __future__ import annotations
@@ -122,6 +124,16 @@ class LiveProgress(Progress):
         self.console.print(format_update(info), highlight=False, markup=False)
 
 
+class LineProgress(Progress):
+    """A line per update or epoch on ``stream`` (stderr by default), no bars: for logs."""
+
+    def __init__(self, stream=None):
+        self.stream = stream
+
+    def update(self, info: Mapping) -> None:
+        click.echo(format_update(info), file=self.stream or sys.stderr)
+
+
 def enabled(quiet: bool, stream=None) -> bool:
     """Live progress unless ``--quiet`` or the stream (stderr) is not a terminal."""
     stream = stream if stream is not None else sys.stderr
@@ -130,7 +142,8 @@ def enabled(quiet: bool, stream=None) -> bool:
 
 @contextlib.contextmanager
 def live_progress(quiet: bool = False) -> Iterator[Progress]:
-    """The ``Progress`` a command hands to its job: live on a terminal, else silent.
+    """The ``Progress`` a command hands to its job: live on a terminal, a line per
+    update or epoch elsewhere (``LineProgress``), silent with ``quiet``.
 
     ``quiet`` also hides the library's INFO log lines for the command's duration.
     """
@@ -144,7 +157,7 @@ def live_progress(quiet: bool = False) -> Iterator[Progress]:
             logger.setLevel(level)
         return
     if not enabled(quiet):
-        yield SILENT
+        yield LineProgress()
         return
     from rich.console import Console
 

@@ -6,7 +6,7 @@ from unittest import mock
 
 import pytest
 
-from n2n_tf.progress import Progress
+from n2n_tf.progress import SILENT, Progress
 from n2n_tf.report import load_run
 from n2n_tf.report.summary import pareto, preprocess, students, updates
 from n2n_tf.report.tensorboard import ScalarWriter, read_scalars
@@ -190,3 +190,24 @@ def test_live_progress_only_on_a_terminal_and_never_when_quiet():
     assert not enabled(True, Stream(True))  # --quiet
     assert not enabled(False, Stream(False))  # a pipe or a CI log
     assert not enabled(False, io.StringIO())
+
+
+def test_off_a_terminal_the_progress_is_a_line_per_update_without_bars(monkeypatch):
+    """A job whose stderr is a log file or a pipe still says how far it is: the
+    same line per update or epoch as on a terminal, and nothing for the bars."""
+    from n2n_tf.cli.progress import LineProgress, live_progress
+
+    stream = io.StringIO()  # not a terminal
+    monkeypatch.setattr("sys.stderr", stream)
+    with live_progress(False) as progress:
+        assert isinstance(progress, LineProgress)
+        progress.start("epoch 1/2", 10)
+        progress.advance(10)
+        progress.stop()
+        progress.update(UPDATE)
+        progress.update({"kind": "epoch", "epoch": 1, "epochs": 2, "accuracy": 0.5, "seconds": 3.0})
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("shrink    3/10") and lines[1].startswith("epoch 1/2")
+    with live_progress(True) as progress:  # --quiet: nothing at all
+        assert progress is SILENT
