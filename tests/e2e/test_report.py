@@ -326,8 +326,9 @@ def test_report_html_opens_in_headless_chromium(run, tmp_path):
         shutil.copy(shot, Path(os.environ["N2N_SCREENSHOT_DIR"]) / "report.png")
 
 
-def test_no_progress_output_when_not_a_terminal(tmp_path):
-    """Bars and per-epoch lines go to stderr only on a terminal: a pipe gets none of them."""
+def test_progress_in_a_pipe_is_a_line_per_epoch_on_stderr_and_no_bars(tmp_path):
+    """Bars are drawn only on a terminal; a pipe or a log file still gets the line per
+    epoch, on stderr (stdout keeps only the job's own output)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(
         [
@@ -349,5 +350,7 @@ def test_no_progress_output_when_not_a_terminal(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Validation accuracy" in proc.stdout
-    assert "epoch 1/2" not in proc.stderr + proc.stdout
+    epoch_lines = [line for line in proc.stderr.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epoch_lines] == ["1/2", "2/2"]
+    assert "epoch 1/2" not in proc.stdout
     assert "\u2501" not in proc.stderr and "\r" not in proc.stderr  # no bar drawn
