@@ -147,7 +147,7 @@ def test_ctrl_c_leaves_nothing_half_written(tmp_path):
     lines = []
     for line in proc.stdout:
         lines.append(line)
-        if line.startswith("Training lenet5"):  # its first epoch has begun
+        if line.startswith("Training lenet5"):  # printed just before fit starts
             time.sleep(3)  # inside fit by then
             proc.send_signal(signal.SIGINT)
             break
