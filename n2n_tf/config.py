@@ -203,6 +203,10 @@ class SearchConfig:
     student's own measured latency against it.
     ``width_prior``: the initial probability a width policy puts on the
     factor 0.5 (0: uniform; N2N's reference code starts at 0.45).
+    ``offsets`` / ``offset_prior``: the width multipliers the ``offsets`` stage
+    chooses from per layer (1.0 among them: the parent's width), and its initial
+    probability on 1.0 (``search.stages=[ratio, offsets]``: a searched uniform ratio,
+    then its widths redistributed).
     ``normalize_advantages``: REINFORCE's advantages divided by their standard
     deviation within the update. ``self_imitation`` (K; 0: off; 1 by default,
     chosen on synthetic rewards: RESULTS.md, issue 19): each stage keeps the K
@@ -237,6 +241,8 @@ class SearchConfig:
     hidden: int = field(default=30, metadata=_rng(1, 4096))
     layers: int = field(default=2, metadata=_rng(1, 8))
     factors: tuple[float, ...] = DEFAULT_FACTORS
+    offsets: tuple[float, ...] = (0.625, 0.8, 1.0, 1.25, 1.6)
+    offset_prior: float = field(default=0.5, metadata=_rng(0.0, 0.99))
     baseline_decay: float = field(default=0.8, metadata=_rng(0.0, 0.999))
     entropy_weight: float = field(default=0.01, metadata=_rng(0.0, 10.0))
     init_keep_logit: float = field(default=1.0, metadata=_rng(-10.0, 10.0))

@@ -193,6 +193,9 @@ class ShrinkPolicy(_Policy):
         factors: the width factors to choose from (default 0.1 ... 1.0).
         hidden: LSTM units (paper: 30).
         layers: stacked LSTM cells (paper: 2).
+        prior: the initial probability of each choice (None: uniform).
+        fixed: the choice of a layer the stage may not change (None: the widest factor;
+            given, the choices need not be widths in (0, 1]).
 
     The rollouts of an update are unrolled together (a batch), in one
     ``tf.function`` per sequence length.
@@ -204,13 +207,21 @@ class ShrinkPolicy(_Policy):
         hidden: int = 30,
         layers: int = 2,
         prior: Sequence[float] | None = None,
+        fixed: int | None = None,
         **kw,
     ):
         super().__init__(**kw)
         self.factors = tuple(float(f) for f in factors)
-        if not self.factors or any(not 0 < f <= 1 for f in self.factors):
+        if fixed is None and (not self.factors or any(not 0 < f <= 1 for f in self.factors)):
             raise ValueError(f"Width factors must be in (0, 1]. Received: factors={factors}")
-        self.full = int(np.argmax(self.factors))  # the index fixed layers take
+        if fixed is not None and not (self.factors and 0 <= fixed < len(self.factors)):
+            raise ValueError(
+                f"The fixed choice is an index of the choices. Received: fixed={fixed} for "
+                f"{len(self.factors)} choices"
+            )
+        # the index fixed layers take: full width, or ``fixed`` for choices that are not
+        # widths (the multipliers of ``stages.OffsetsStage``, where 1.0 is "unchanged")
+        self.full = int(np.argmax(self.factors)) if fixed is None else int(fixed)
         self.cells = [keras.layers.LSTMCell(hidden) for _ in range(layers)]
         bias = "zeros"
         if prior is not None:  # the initial probability of each factor (the head's bias)

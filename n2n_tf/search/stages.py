@@ -10,24 +10,29 @@ stage's name. Adding a stage is one class plus ``register_stage``.
 
 The paper's stages (the default ``search.stages``): ``removal`` (Stage 1,
 keep/remove per layer) and ``shrink`` (Stage 2, a width factor per kept layer).
+Others: ``joint`` (remove-or-a-factor per layer), ``ratio`` (one factor for every
+layer: uniform-ratio pruning, its ratio searched) and ``offsets`` (a multiplier per
+layer on the parent's widths; after ``ratio``, a uniform ratio redistributed).
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from n2n_tf.config import Config
 from n2n_tf.search.policies import RandomPolicy, RemovalPolicy, ShrinkPolicy
+from n2n_tf.search.target import MIN_FACTOR
 from n2n_tf.types import Architecture, LayerSpec
 
 
-def width_prior(choices, mass: float):
-    """Initial probabilities of a width policy's choices: ``mass`` on the factor nearest
-    0.5, the rest shared evenly (None when ``mass`` is 0: the head's zero bias, uniform).
-    N2N's reference code starts with 45% on 0.5 (its factor list repeats it)."""
+def width_prior(choices, mass: float, center: float = 0.5):
+    """Initial probabilities of a width policy's choices: ``mass`` on the choice nearest
+    ``center``, the rest shared evenly (None when ``mass`` is 0: the head's zero bias,
+    uniform). N2N's reference code starts with 45% on 0.5 (its factor list repeats it)."""
     if not mass or len(choices) < 2:
         return None
-    middle = min(range(len(choices)), key=lambda i: abs(choices[i] - 0.5))
+    middle = min(range(len(choices)), key=lambda i: abs(choices[i] - center))
     rest = (1.0 - mass) / (len(choices) - 1)
     return [mass if i == middle else rest for i in range(len(choices))]
 
@@ -211,6 +216,102 @@ class JointStage(Stage):
         return Architecture(removed=frozenset(removed), factors=factors)
 
 
+class RatioStage(Stage):
+    """One width factor (of ``search.factors``) for every layer the parent kept: L1-norm
+    uniform-ratio pruning with its ratio searched (``search.stages=[ratio, offsets]``).
+
+    The policy reads every kept layer but only its first shrinkable one is free; that
+    layer's action is the common factor. It runs ``search.removal_updates`` (it takes
+    Stage 1's place), usually few: it is a choice among ``len(search.factors)``.
+    """
+
+    name = "ratio"
+    mac_share = 0.3
+    time_share = 0.3
+
+    def __init__(self, config: Config, random: bool = False, policy=None, updates=None):
+        self.factors = tuple(config.search.factors)
+        super().__init__(config, random, policy, updates)
+
+    def make_policy(self, config, random):
+        s = config.search
+        if random:
+            return RandomPolicy.shrink(s.factors)
+        return ShrinkPolicy(s.factors, s.hidden, s.layers, width_prior(s.factors, s.width_prior))
+
+    def learning_rate(self, config):
+        return config.search.shrink_lr
+
+    @classmethod
+    def planned_updates(cls, config):
+        return int(config.search.removal_updates)
+
+    def layers(self, layers, parent):
+        kept = [layer for layer in layers if layer.name not in parent.removed]
+        first = next((i for i, layer in enumerate(kept) if layer.shrinkable), None)
+        return kept, [i == first for i in range(len(kept))]
+
+    def architecture(self, layers, action, parent):
+        first = next((i for i, layer in enumerate(layers) if layer.shrinkable), None)
+        factor = 1.0 if first is None else self.factors[int(action[first])]
+        chosen = {layer.name: factor for layer in layers if layer.shrinkable and factor < 1.0}
+        return Architecture(removed=parent.removed, factors=chosen)
+
+
+class OffsetsStage(Stage):
+    """A multiplier (of ``search.offsets``) per kept layer on the parent's widths: the
+    parent's shape (a uniform ratio, after ``ratio``) redistributed layer by layer.
+
+    Offsets are relative, so the search starts at its parent: the policy's initial
+    probability on the multiplier 1.0 is ``search.offset_prior``. A layer ends at its
+    parent's factor times its multiplier, within ``[target.MIN_FACTOR, 1]``. It runs
+    ``search.shrink_updates`` (Stage 2's place).
+    """
+
+    name = "offsets"
+    mac_share = 0.3
+    time_share = 0.7
+
+    def __init__(self, config: Config, random: bool = False, policy=None, updates=None):
+        self.offsets = tuple(float(m) for m in config.search.offsets)
+        if not self.offsets or min(self.offsets) <= 0 or 1.0 not in self.offsets:
+            raise ValueError(
+                "search.offsets are positive width multipliers, 1.0 among them. "
+                f"Received: offsets={list(config.search.offsets)}"
+            )
+        self.same = self.offsets.index(1.0)
+        super().__init__(config, random, policy, updates)
+
+    def make_policy(self, config, random):
+        s = config.search
+        if random:
+            return RandomPolicy(len(self.offsets), self.same, np.int32)
+        prior = width_prior(self.offsets, s.offset_prior, center=1.0)
+        return ShrinkPolicy(self.offsets, s.hidden, s.layers, prior, fixed=self.same)
+
+    def learning_rate(self, config):
+        return config.search.shrink_lr
+
+    @classmethod
+    def planned_updates(cls, config):
+        return int(config.search.shrink_updates)
+
+    def layers(self, layers, parent):
+        kept = [layer for layer in layers if layer.name not in parent.removed]
+        return kept, [layer.shrinkable for layer in kept]
+
+    def architecture(self, layers, action, parent):
+        chosen = {}
+        for layer, a in zip(layers, action, strict=True):
+            if not layer.shrinkable:
+                continue
+            factor = parent.factors.get(layer.name, 1.0) * self.offsets[int(a)]
+            factor = round(min(1.0, max(MIN_FACTOR, factor)), 4)
+            if factor < 1.0:
+                chosen[layer.name] = factor
+        return Architecture(removed=parent.removed, factors=chosen)
+
+
 STAGE_TYPES: dict[str, type[Stage]] = {}
 """Stage classes by the name ``search.stages`` uses."""
 
@@ -227,6 +328,8 @@ def register_stage(cls: type[Stage]) -> type[Stage]:
 register_stage(RemovalStage)
 register_stage(ShrinkStage)
 register_stage(JointStage)
+register_stage(RatioStage)
+register_stage(OffsetsStage)
 
 
 def stage_names(config: Config) -> tuple[str, ...]:
@@ -248,6 +351,8 @@ def stage_names(config: Config) -> tuple[str, ...]:
 __all__ = [
     "STAGE_TYPES",
     "JointStage",
+    "OffsetsStage",
+    "RatioStage",
     "RemovalStage",
     "ShrinkStage",
     "Stage",

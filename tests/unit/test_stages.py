@@ -103,3 +103,43 @@ def test_the_joint_stage_removes_or_narrows_each_layer_in_one_action(tmp_path, s
         assert set(r["factors"].values()) <= factors and not set(r["factors"]) & set(r["removed"])
     arch, score = search.best()
     assert score is not None and score["params"] < spec.params
+
+
+def test_ratio_then_offsets_searches_one_ratio_then_redistributes_it(tmp_path, spec):
+    config = load_config(
+        None, ["search.stages=[ratio,offsets]", "search.rollouts=5", "search.hidden=8",
+               "search.removal_updates=2", "search.shrink_updates=2"],
+    )  # fmt: skip
+    env = SyntheticEnvironment(spec, config.search.factors, seed=0)
+    search = Search(None, None, config, tmp_path, env=env)
+    assert [s.updates for s in search.stages.values()] == [2, 2]
+    state = search.run()
+    history = rows(tmp_path / "history.jsonl")
+    assert [r["stage"] for r in history] == ["ratio"] * 10 + ["offsets"] * 10
+    shrinkable = {x.name for x in spec.layers if x.shrinkable}
+    for r in history[:10]:  # one factor of search.factors for every shrinkable layer
+        assert not r["removed"] and len(set(r["factors"].values())) <= 1
+        assert set(r["factors"]) in (set(), shrinkable)
+        assert set(r["factors"].values()) <= set(config.search.factors)
+    parent = state.best["ratio"]["arch"]["factors"]
+    assert parent  # the synthetic reward prefers a narrowed student to the teacher
+    offsets = config.search.offsets
+    for r in history[10:]:  # each layer at the ratio's factor times one of search.offsets
+        assert not r["removed"]
+        for name in shrinkable:
+            if name not in r["factors"]:  # widened back to the teacher's width
+                assert parent[name] * max(offsets) >= 1.0
+                continue
+            ratio = r["factors"][name] / parent[name]
+            assert min(abs(ratio - m) for m in offsets) < 2e-3
+    assert any(len(set(r["factors"].values())) > 1 for r in history[10:])  # not uniform
+    arch, score = search.best()
+    assert score is not None and score["params"] < spec.params
+
+
+def test_offsets_without_one_are_refused_in_one_line(tmp_path, spec):
+    config = load_config(None, ["search.stages=[ratio,offsets]", "search.offsets=[0.5,2.0]"])
+    env = SyntheticEnvironment(spec, config.search.factors, seed=0)
+    with pytest.raises(ValueError, match=r"1\.0 among them") as err:
+        Search(None, None, config, tmp_path, env=env)
+    assert "\n" not in str(err.value) and "offsets=[0.5, 2.0]" in str(err.value)
