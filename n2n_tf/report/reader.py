@@ -11,6 +11,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
@@ -63,7 +64,16 @@ class RunData:
         planned = (self.plan or {}).get("updates") or {}
         if stage in planned:
             return planned[stage]
-        return self.setting("search", f"{stage}_updates")
+        if self.setting("search", f"{stage}_updates") is not None:
+            return self.setting("search", f"{stage}_updates")
+        # A stage that takes another key's count (joint, ratio, offsets) says which.
+        from n2n_tf.search.stages import STAGE_TYPES
+
+        search = SimpleNamespace(**(self.config.get("search") or {}))
+        try:
+            return STAGE_TYPES[stage].planned_updates(SimpleNamespace(search=search))
+        except (KeyError, AttributeError, TypeError, ValueError):
+            return None
 
 
 def _jsonl(path: Path) -> tuple[list[dict], int]:

@@ -143,3 +143,13 @@ def test_offsets_without_one_are_refused_in_one_line(tmp_path, spec):
     with pytest.raises(ValueError, match=r"1\.0 among them") as err:
         Search(None, None, config, tmp_path, env=env)
     assert "\n" not in str(err.value) and "offsets=[0.5, 2.0]" in str(err.value)
+
+
+def test_the_report_reads_the_updates_a_stage_takes_from_another_key(tmp_path):
+    from n2n_tf.report.reader import RunData
+
+    search = {"stages": ["ratio", "offsets"], "removal_updates": 3, "shrink_updates": 7}
+    run = RunData(tmp_path, config={"search": search})
+    assert [run.planned_updates(s) for s in ("ratio", "offsets", "joint")] == [3, 7, 10]
+    assert run.planned_updates("removal") == 3 and run.planned_updates("nope") is None
+    assert RunData(tmp_path, plan={"updates": {"ratio": 1}}).planned_updates("ratio") == 1
