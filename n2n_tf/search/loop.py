@@ -230,7 +230,9 @@ class Search:
         """The architecture a stage starts from and what its students are measured against.
 
         Stage 1: the teacher. Stage 2: the best Stage-1 architecture, with its
-        parameters and scored accuracy (the teacher when Stage 1 found none).
+        parameters and scored accuracy (the teacher when Stage 1 found none). A stage
+        whose class sets ``against_teacher`` starts from the best architecture before
+        it but is measured against the teacher.
         """
         index = self.stage_names.index(stage)
         if index == 0:
@@ -239,6 +241,8 @@ class Search:
         if best.score is None:
             return Architecture(), self.env.teacher_parent
         arch = Architecture.from_dict(best.arch)
+        if self.stages[stage].against_teacher:
+            return arch, self.env.teacher_parent
         return arch, Parent(int(best.score["params"]), best.score["val_accuracy"], arch.key())
 
     def _rollouts(self, stage: Stage, base: Architecture):
@@ -499,12 +503,15 @@ class Search:
         Under a size target every stage's reward is the same measure (the accuracy ratio
         to the teacher, whatever the parent), so the student is the best of all stages:
         a later stage that found nothing better does not replace an earlier one's best.
+        So too when every stage is measured against the teacher (the first stage, and
+        those whose class sets ``against_teacher``: ``[ratio, offsets]``).
         """
         found = [Best(**self.state.best[s]) for s in reversed(self.stage_names)]
         found = [best for best in found if best.score is not None]
         if not found:
             return Architecture(), None
-        if getattr(self.env, "target", None):
+        same_measure = all(self.stages[s].against_teacher for s in self.stage_names[1:])
+        if getattr(self.env, "target", None) or same_measure:
             found = sorted(found, key=lambda best: best.reward, reverse=True)  # stable
         return Architecture.from_dict(found[0].arch), found[0].score
 

@@ -51,12 +51,15 @@ class Stage:
     Class attributes (what a budget plans with, ``search.budget``): ``mac_share``,
     the share of the teacher's multiply-adds a student of this stage has, and
     ``time_share``, the weight of this stage in the search's time (the stages'
-    weights are normalised).
+    weights are normalised). ``against_teacher``: the stage's students are rewarded
+    against the teacher (the paper's reward of the whole compression), not against
+    the parent, and need not be smaller than it (a stage that moves width around).
     """
 
     name = ""
     mac_share = 0.5
     time_share = 1.0
+    against_teacher = False  # True: students are rewarded against the teacher, not the parent
 
     def __init__(self, config: Config, random: bool = False, policy=None, updates=None):
         self.config, self.random = config, random
@@ -265,12 +268,16 @@ class OffsetsStage(Stage):
     Offsets are relative, so the search starts at its parent: the policy's initial
     probability on the multiplier 1.0 is ``search.offset_prior``. A layer ends at its
     parent's factor times its multiplier, within ``[target.MIN_FACTOR, 1]``. It runs
-    ``search.shrink_updates`` (Stage 2's place).
+    ``search.shrink_updates`` (Stage 2's place). Its students are rewarded against the
+    teacher: measured against the parent, a student of the parent's size would earn
+    almost nothing (C near 0) and a larger one would be invalid, so the stage would
+    only learn to shrink.
     """
 
     name = "offsets"
     mac_share = 0.3
     time_share = 0.7
+    against_teacher = True  # a redistribution: judged as a whole student, not a shrink
 
     def __init__(self, config: Config, random: bool = False, policy=None, updates=None):
         self.offsets = tuple(float(m) for m in config.search.offsets)
