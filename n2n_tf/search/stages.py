@@ -219,9 +219,10 @@ class JointStage(Stage):
         return Architecture(removed=frozenset(removed), factors=factors)
 
 
-class RatioStage(Stage):
+class RatioStage(ShrinkStage):
     """One width factor (of ``search.factors``) for every layer the parent kept: L1-norm
     uniform-ratio pruning with its ratio searched (``search.stages=[ratio, offsets]``).
+    The shrink stage's policy, of which one step is free.
 
     The policy reads every kept layer but only its first shrinkable one is free; that
     layer's action is the common factor. It runs ``search.removal_updates`` (it takes
@@ -231,19 +232,6 @@ class RatioStage(Stage):
     name = "ratio"
     mac_share = 0.3
     time_share = 0.3
-
-    def __init__(self, config: Config, random: bool = False, policy=None, updates=None):
-        self.factors = tuple(config.search.factors)
-        super().__init__(config, random, policy, updates)
-
-    def make_policy(self, config, random):
-        s = config.search
-        if random:
-            return RandomPolicy.shrink(s.factors)
-        return ShrinkPolicy(s.factors, s.hidden, s.layers, width_prior(s.factors, s.width_prior))
-
-    def learning_rate(self, config):
-        return config.search.shrink_lr
 
     @classmethod
     def planned_updates(cls, config):
