@@ -64,8 +64,9 @@ class RunData:
         planned = (self.plan or {}).get("updates") or {}
         if stage in planned:
             return planned[stage]
-        if self.setting("search", f"{stage}_updates") is not None:
-            return self.setting("search", f"{stage}_updates")
+        configured = self.setting("search", f"{stage}_updates")
+        if configured is not None:
+            return configured
         # A stage that takes another key's count (joint, ratio, offsets) says which.
         from n2n_tf.search.stages import STAGE_TYPES
 
